@@ -1,0 +1,1 @@
+from . import encoders, fusion, heads, moe  # noqa: F401  (registration)

@@ -1,0 +1,1 @@
+from . import camera, lidar, radar  # noqa: F401  (registration)
