@@ -1,1 +1,6 @@
 from . import camera, lidar, radar  # noqa: F401  (registration)
+from .camera import CameraSamplingEncoder
+from .lidar import LidarPillarEncoder
+from .radar import RadarPointEncoder
+
+__all__ = ['CameraSamplingEncoder', 'LidarPillarEncoder', 'RadarPointEncoder']

@@ -1,0 +1,3 @@
+from .concat import ConcatConvFuser
+
+__all__ = ['ConcatConvFuser']

@@ -1,0 +1,3 @@
+from .pillar_encoder import LidarPillarEncoder
+
+__all__ = ['LidarPillarEncoder']

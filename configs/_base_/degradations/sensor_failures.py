@@ -1,0 +1,10 @@
+# One pipeline per sensor failure, at severity 3 (see fusion_moe/degradation/severity_tables.py).
+sensor_failure_pipelines = dict(
+    camera_dropout=[dict(type='CameraDropout', severity=3, seed=0)],
+    lidar_beams=[dict(type='LidarBeamReduction', severity=3, seed=0)],
+    lidar_fov=[dict(type='LidarFovLoss', severity=3, seed=0)],
+    lidar_dropout=[dict(type='LidarDropout', severity=5, seed=0)],
+    radar_dropout=[dict(type='RadarDropout', severity=5, seed=0)],
+    spatial_misalignment=[dict(type='SpatialMisalignment', severity=3, seed=0)],
+    temporal_misalignment=[dict(type='TemporalMisalignment', severity=3, seed=0)],
+)

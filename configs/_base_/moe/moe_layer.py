@@ -1,0 +1,45 @@
+# MoE layer fragment (fusion_moe.models.moe.MoELayer). A detector config plugs it in with
+#   _base_ = [..., '../_base_/moe/moe_layer.py']
+#   model = dict(fuser=dict(moe={{_base_.moe_layer}}))
+# and overrides single keys, e.g. router=dict(type='CosineRouter', top_k=2).
+# in_channels / hidden_channels must match the BEV channels of the placement.
+moe_num_experts = 8
+moe_top_k = 2
+
+moe_router = dict(type='TopKRouter', top_k=moe_top_k, normalize_gates=True)
+
+moe_layer = dict(
+    type='MoELayer',
+    in_channels=256,
+    hidden_channels=256,
+    num_experts=moe_num_experts,
+    router=moe_router,
+    # Structured roles: 4 token-wise, 2 local (3x3) and 2 global (pooled context) experts.
+    expert_kinds=('ffn', ) * 4 + ('local', ) * 2 + ('global', ) * 2,
+    modalities=('camera', 'lidar', 'radar'),
+    expert_groups=None,
+    num_shared_experts=0,
+    capacity_factor=None,  # dropless
+    context_bias='oracle',  # 'off' | 'oracle' | 'estimated'
+    aux_loss_weights=dict(balance=0.01, z=0.001, entropy=0.0, usage=0.0, context=0.1),
+    generalist_hidden_channels=512,
+    fallback_threshold=None,  # e.g. 0.05 to send uncertain tokens to the generalist
+    fallback_level='token',
+    use_expert_bias=False,
+    loss_prefix='moe')
+
+# One line per router the literature compares, for ablation configs.
+moe_routers = dict(
+    topk=dict(type='TopKRouter', top_k=moe_top_k, normalize_gates=True),
+    noisy_topk=dict(type='NoisyTopKRouter', top_k=moe_top_k, normalize_gates=True),
+    laplace=dict(type='LaplaceRouter', top_k=moe_top_k, normalize_gates=True),
+    cosine=dict(type='CosineRouter', top_k=moe_top_k, normalize_gates=True, routing_dim=8),
+    expert_choice=dict(type='ExpertChoiceRouter', capacity_factor=float(moe_top_k)),
+    soft=dict(type='SoftMoERouter', slots_per_expert=1, top_k=1))
+
+# Routing statistics in val/test (saved as <log_dir>/routing_stats_<mode>.json) and the
+# expert-load bias update / load logging in training.
+moe_hooks = [
+    dict(type='RoutingStatisticsHook'),
+    dict(type='ExpertLoadBiasHook', update_rate=1e-3, log_interval=50),
+]

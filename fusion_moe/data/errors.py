@@ -1,0 +1,47 @@
+"""Errors raised for bad sensor files, and the policy for a sensor that cannot be read.
+
+Every reader in :mod:`fusion_moe.data` raises :class:`SensorFileError` naming the file and the
+problem (truncated, malformed header, NaN points, missing). The loading transforms then either
+re-raise it (``on_missing='raise'``) or mark the modality absent in ``results['modality_present']``
+with a logged warning (``on_missing='mark_absent'``); nothing in between, so a bad file never
+turns into silent garbage.
+"""
+import logging
+from typing import Literal, MutableMapping
+
+from mmengine.logging import print_log
+
+MissingSensorPolicy = Literal['raise', 'mark_absent']
+MISSING_SENSOR_POLICIES = ('raise', 'mark_absent')
+
+
+class SensorFileError(ValueError):
+    """A sensor file is missing, truncated or malformed.
+
+    Args:
+        path: the file.
+        problem: what is wrong with it, in words.
+    """
+
+    def __init__(self, path: str, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f'{self.path}: {problem}')
+
+
+def check_missing_sensor_policy(on_missing: str) -> str:
+    """Validate an ``on_missing`` config value; raises ValueError naming the key."""
+    if on_missing not in MISSING_SENSOR_POLICIES:
+        raise ValueError(f'on_missing must be one of {MISSING_SENSOR_POLICIES}, '
+                         f'got {on_missing!r}')
+    return on_missing
+
+
+def handle_sensor_error(error: SensorFileError, results: MutableMapping, modality: str,
+                        on_missing: str) -> None:
+    """Apply the missing-sensor policy: re-raise, or mark ``modality`` absent and log why."""
+    if on_missing == 'raise':
+        raise error
+    results.setdefault('modality_present', {})[modality] = False
+    print_log(f'sample {results.get("token", results.get("sample_idx"))}: {modality} marked '
+              f'absent because {error}', logger='current', level=logging.WARNING)

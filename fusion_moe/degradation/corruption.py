@@ -1,0 +1,89 @@
+"""ImageNet-C style camera corruptions, through the ``imagecorruptions`` package.
+
+Hendrycks & Dietterich's 19 corruptions (noise, blur, weather, digital) are not rewritten:
+``imagecorruptions.corrupt`` does the work (with the scikit-image shim from
+``fusion_moe.compat``). This wrapper converts our BGR images to the RGB the package expects,
+makes its randomness deterministic per (seed, sample, camera) without disturbing the caller's
+global random state (the package draws from numpy's global state, and ``impulse_noise`` from
+``skimage.util.random_noise``, whose own generator is seeded here for the duration of the
+call), and skips blank (dropped) cameras.
+
+Context: only the package's ``fog`` corruption sets ``weather = 'fog'``; the others (snow,
+frost, spatter, ...) have no word in the context vocabulary and leave the context alone.
+"""
+import functools
+import warnings
+from typing import Any, Dict, Tuple
+
+import cv2
+import numpy as np
+import skimage.util
+
+from ..registry import TRANSFORMS
+from ..structures import CAMERAS
+from .base import Degradation, get_images, live_camera_indices, set_context
+
+
+def corruption_names() -> Tuple[str, ...]:
+    """All corruptions of the installed ``imagecorruptions`` (the 15 benchmark + 4 extra)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', UserWarning)   # pkg_resources deprecation
+        from imagecorruptions import get_corruption_names
+    return tuple(get_corruption_names('all'))
+
+
+@TRANSFORMS.register_module()
+class ImageCorruption(Degradation):
+    """One ImageNet-C corruption on every live camera image.
+
+    Args:
+        corruption: a name from :func:`corruption_names` (e.g. 'brightness', 'motion_blur').
+        severity: 1-5, passed to ``imagecorruptions.corrupt`` (its own per-corruption tables).
+        seed: base seed.
+    """
+    name = 'image_corruption'
+
+    def __init__(self, corruption: str, severity: int, seed: int = 0) -> None:
+        super().__init__(severity, seed)
+        names = corruption_names()
+        if corruption not in names:
+            raise ValueError(f'unknown corruption {corruption!r}; imagecorruptions has {names}')
+        self.corruption = corruption
+
+    def apply(self, results: dict) -> Dict[str, Any]:
+        from imagecorruptions import corrupt
+        cams = live_camera_indices(results)
+        imgs = get_images(results) if cams else []
+        rng = self.rng(results, f'image_corruption/{self.corruption}')
+        seeds = rng.integers(0, 2 ** 32 - 1, size=len(CAMERAS))
+        state = np.random.get_state()
+        random_noise = skimage.util.random_noise
+        try:
+            for i in cams:
+                np.random.seed(int(seeds[i]))
+                skimage.util.random_noise = functools.partial(random_noise,
+                                                              rng=int(seeds[i]))
+                rgb = cv2.cvtColor(imgs[i], cv2.COLOR_BGR2RGB)
+                out = np.asarray(corrupt(rgb, corruption_name=self.corruption,
+                                         severity=self.severity))
+                if out.shape != rgb.shape:
+                    raise RuntimeError(
+                        f'imagecorruptions {self.corruption!r} changed the image shape of '
+                        f'{CAMERAS[i]} from {rgb.shape} to {out.shape}')
+                imgs[i] = cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8),
+                                       cv2.COLOR_RGB2BGR)
+        finally:
+            np.random.set_state(state)
+            skimage.util.random_noise = random_noise
+        if self.corruption == 'fog':
+            set_context(results, weather='fog')
+        return {'corruption': self.corruption, 'cameras': len(cams)}
+
+    @property
+    def record_name(self) -> str:
+        """Name in the record and in ``build_degradation``: 'image_fog' for the package's fog."""
+        return 'image_fog' if self.corruption == 'fog' else self.corruption
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(corruption={self.corruption!r}, '
+                f'severity={self.severity}, seed={self.seed})')

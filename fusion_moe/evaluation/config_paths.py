@@ -1,0 +1,45 @@
+"""Point a config's datasets and nuScenes evaluators at directories (read and write)."""
+from mmengine.config import Config
+
+_EVALUATOR_KEYS = ('val_evaluator', 'test_evaluator')
+
+
+def keep_eval_outputs_in(cfg: Config, out_dir: str) -> None:
+    """Set ``jsonfile_prefix = out_dir`` on each evaluator metric that has it unset.
+
+    mmdet3d's NuScenesMetric otherwise writes the submission and the devkit's
+    ``metrics_summary.json`` into a temporary directory that it deletes.
+    """
+    for key in _EVALUATOR_KEYS:
+        evaluator = cfg.get(key)
+        if evaluator is None:
+            continue
+        metrics = evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]
+        for metric in metrics:
+            if 'NuScenesMetric' in str(metric.get('type', '')) and \
+                    metric.get('jsonfile_prefix') is None:
+                metric['jsonfile_prefix'] = out_dir
+
+
+def point_data_at(cfg: Config, data_root: str) -> None:
+    """Read every dataloader and evaluator from another nuScenes-format root.
+
+    Sets ``dataset.data_root`` of the train/val/test dataloaders and ``data_root`` plus
+    ``ann_file`` (same file name, under the new root) of the nuScenes evaluators, e.g. to
+    train a nuScenes-size config on the synthetic set at ``data/synth``.
+    """
+    import os.path as osp
+    root = data_root if data_root.endswith('/') else data_root + '/'
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(key)
+        if loader is not None and loader.get('dataset') is not None:
+            loader['dataset']['data_root'] = root
+    for key in _EVALUATOR_KEYS:
+        evaluator = cfg.get(key)
+        if evaluator is None:
+            continue
+        for metric in evaluator if isinstance(evaluator, (list, tuple)) else [evaluator]:
+            if 'data_root' in metric:
+                metric['data_root'] = root
+            if metric.get('ann_file'):
+                metric['ann_file'] = root + osp.basename(metric['ann_file'])

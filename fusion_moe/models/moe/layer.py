@@ -1,0 +1,560 @@
+"""The MoE layer: composition of routers, context bias, dispatch, experts, fallback and losses.
+
+``MoELayer(x_TD, ...) -> (y_TD, MoERecord)`` for tokens (T, D): BEV cells flattened from
+(B, C, H, W) (see :meth:`MoELayer.forward_bev`) or point / pillar features. Per forward:
+
+1. logits (T, E*S) in fp32 from one router, or one router per modality (``modality_ids``);
+2. ``+ bias(context)`` (additive, per modality, see context_bias.py);
+3. expert-group mask: a modality's tokens may only reach its group's experts (MoMa);
+4. the router's rule turns logits into a dispatch plan (token choice / expert choice / soft);
+5. at inference, tokens or samples with a small gate gap go to the generalist (fallback.py);
+6. experts run on their contiguous slices (dispatch.py), grouped by kind (ffn/local/global);
+7. optional shared experts are added for every token; auxiliary losses and statistics.
+
+Shapes: see router.py. Frames and units do not apply: the layer is agnostic to what tokens mean.
+"""
+import copy
+from dataclasses import dataclass, field
+from typing import Dict, List, Literal, Mapping, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from fusion_moe.registry import MODELS
+from .context_bias import ContextBias
+from .dispatch import combine, dispatch, plan_dispatch, reference_token_choice
+from .experts import DenseFFN, GroupedFFNExperts
+from .fallback import fallback_mask, gate_gap
+from .losses import UsageRegularizer, load_balance_loss, router_z_loss, routing_entropy
+from .router import BaseRouter, Routing
+from .spatial_features import EXPERT_KINDS, KIND_CHANNEL_MULTIPLIER, feature_builder
+from .stats import routing_statistics_sums, summarize_statistics
+
+AUX_LOSS_NAMES = ('balance', 'z', 'entropy', 'usage', 'context')
+DEFAULT_AUX_LOSS_WEIGHTS: Dict[str, float] = {
+    'balance': 0.01, 'z': 0.001, 'entropy': 0.0, 'usage': 0.0, 'context': 0.1}
+STAGES = ('dense', 'moe')
+# Logit given to experts outside a modality's group: exp() underflows to exactly 0 in fp32,
+# while staying finite keeps 0 * log(0)-style terms and logsumexp well defined.
+_MASKED_LOGIT = -1e9
+
+
+@dataclass
+class MoERecord:
+    """The routing record of one forward pass (DESIGN.md, "MoE layer").
+
+    Attributes:
+        experts: (T, K) int64 chosen experts (see :class:`Routing` for expert choice / soft);
+            None in the dense stage.
+        gates: (T, K) float32 combine weights.
+        probs: (T, E) float32 router probabilities.
+        logits: (T, E*S) float32 logits after context bias and group masking.
+        aux_losses: weighted auxiliary losses, keys ``loss_<prefix>_<name>`` (only the
+            non-zero-weighted ones), to be added to the detector's loss dict.
+        stats: additive statistics sums (see stats.py); ``summary()`` turns them into rates.
+        fallback_mask: (T,) bool tokens sent to the generalist (None without fallback).
+        context_ids: per-sample context ids the bias used (estimated ones in estimated mode).
+    """
+    experts: Optional[Tensor]
+    gates: Optional[Tensor]
+    probs: Optional[Tensor]
+    logits: Optional[Tensor]
+    aux_losses: Dict[str, Tensor] = field(default_factory=dict)
+    stats: Dict[str, Tensor] = field(default_factory=dict)
+    fallback_mask: Optional[Tensor] = None
+    context_ids: Dict[str, Tensor] = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        """JSON-ready statistics (per-expert load, entropy, gate gap, fallback, dropped)."""
+        return summarize_statistics(self.stats) if self.stats else {}
+
+
+@MODELS.register_module()
+class MoELayer(nn.Module):
+    """Mixture-of-Experts layer over (T, D) tokens, output (T, out_channels).
+
+    Args:
+        in_channels: D.
+        hidden_channels: F, hidden width of each routed expert.
+        num_experts: E routed experts.
+        out_channels: output channels (default D).
+        router: router config, ``type`` one of the registered routers (TopKRouter,
+            NoisyTopKRouter, LaplaceRouter, CosineRouter, ExpertChoiceRouter, SoftMoERouter);
+            ``in_channels`` and ``num_experts`` are filled in by the layer.
+        expert_kinds: kind per expert (``'ffn'``, ``'local'``, ``'global'``), each kind's
+            experts contiguous; default all ``'ffn'``. Spatial kinds need BEV tokens.
+        activation: expert activation.
+        modalities: names of the modalities with their own router (``modality_ids`` index
+            this tuple); None = one router for all tokens.
+        expert_groups: ``{modality: expert ids}``: a modality's tokens may only reach these
+            experts (MoMa). Needs ``modalities``; groups may overlap.
+        num_shared_experts: always-on dense experts of width F each, added for every token.
+        capacity_factor: None = dropless (default); else token choice keeps at most
+            ``ceil(cf * T*K / E)`` rows per expert in batch-priority order.
+        context_bias: ``'off'``, ``'oracle'`` or ``'estimated'`` (context_bias.py).
+        aux_loss_weights: weights for ``balance``, ``z``, ``entropy``, ``usage``, ``context``;
+            missing keys keep ``DEFAULT_AUX_LOSS_WEIGHTS``, unknown keys are an error.
+        usage_momentum: EMA momentum of the usage regulariser.
+        generalist_hidden_channels: hidden width of the generalist dense expert; None = none.
+            Needed by the fallback and by staged training.
+        fallback_threshold: gate-gap threshold below which tokens/samples use the generalist.
+        fallback_level: ``'token'`` or ``'sample'``.
+        fallback_in_training: apply the fallback in training too (default inference only).
+        use_expert_bias: aux-loss-free balancing (DeepSeek-V3): a per-expert bias, updated by
+            ``ExpertLoadBiasHook`` from ``tokens_per_expert``, shifts top-k selection only.
+        global_pool: block size (cells) of the pooled context of 'global' experts.
+        loss_prefix: loss names are ``loss_<prefix>_<name>``; unique per layer in a model.
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, num_experts: int = 8,
+                 out_channels: Optional[int] = None, router: Optional[dict] = None,
+                 expert_kinds: Optional[Sequence[str]] = None,
+                 activation: Literal['gelu', 'relu', 'silu'] = 'gelu',
+                 modalities: Optional[Sequence[str]] = None,
+                 expert_groups: Optional[Mapping[str, Sequence[int]]] = None,
+                 num_shared_experts: int = 0, capacity_factor: Optional[float] = None,
+                 context_bias: Literal['off', 'oracle', 'estimated'] = 'off',
+                 aux_loss_weights: Optional[Mapping[str, float]] = None,
+                 usage_momentum: float = 0.99,
+                 generalist_hidden_channels: Optional[int] = None,
+                 fallback_threshold: Optional[float] = None,
+                 fallback_level: Literal['token', 'sample'] = 'token',
+                 fallback_in_training: bool = False, use_expert_bias: bool = False,
+                 global_pool: int = 8, loss_prefix: str = 'moe') -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.out_channels = out_channels or in_channels
+        self.num_experts = num_experts
+        self.modalities = tuple(modalities) if modalities else ('all',)
+        self.capacity_factor = capacity_factor
+        self.fallback_threshold = fallback_threshold
+        self.fallback_level = fallback_level
+        self.fallback_in_training = fallback_in_training
+        self.use_expert_bias = use_expert_bias
+        self.global_pool = global_pool
+        self.loss_prefix = loss_prefix
+
+        self.routers = nn.ModuleList(
+            [self._build_router(router, in_channels, num_experts) for _ in self.modalities])
+        if len({type(r) for r in self.routers}) != 1:
+            raise ValueError('all modality routers must be of one type')
+        self.routing_kind = self.routers[0].kind
+        self.slots_per_expert = self.routers[0].slots_per_expert
+
+        kinds = tuple(expert_kinds) if expert_kinds is not None else ('ffn',) * num_experts
+        self._kind_ranges = self._check_kinds(kinds, num_experts)
+        if self.routing_kind == 'soft' and set(kinds) != {'ffn'}:
+            raise ValueError("soft MoE mixes tokens into slots, so only 'ffn' experts apply; "
+                             f'got expert_kinds={kinds}')
+        if capacity_factor is not None and self.routing_kind != 'token_choice':
+            raise ValueError('capacity_factor applies to token-choice routers; expert choice '
+                             "sets its capacity in the router's config")
+        self.expert_kinds = kinds
+        self.experts = nn.ModuleDict({
+            kind: GroupedFFNExperts(end - start, KIND_CHANNEL_MULTIPLIER[kind] * in_channels,
+                                    hidden_channels, self.out_channels, activation)
+            for kind, (start, end) in self._kind_ranges.items()})
+
+        self.register_buffer('group_mask_ME', self._build_group_mask(expert_groups),
+                             persistent=False)
+        self.shared_experts = (DenseFFN(in_channels, hidden_channels * num_shared_experts,
+                                        self.out_channels, activation)
+                               if num_shared_experts > 0 else None)
+        self.context_bias = (ContextBias(len(self.modalities), num_experts, context_bias,
+                                         in_channels) if context_bias != 'off' else None)
+        self.aux_loss_weights = self._check_loss_weights(aux_loss_weights)
+        self.usage_regularizer = UsageRegularizer(num_experts, usage_momentum)
+        self.generalist = (DenseFFN(in_channels, generalist_hidden_channels, self.out_channels,
+                                    activation)
+                           if generalist_hidden_channels is not None else None)
+        if fallback_threshold is not None and self.generalist is None:
+            raise ValueError('fallback_threshold needs generalist_hidden_channels (the dense '
+                             'generalist expert the fallback routes to)')
+        if fallback_level not in ('token', 'sample'):
+            raise ValueError(f"fallback_level must be 'token' or 'sample', got {fallback_level!r}")
+
+        # Load-balance state (torchtitan): usage since the last bias update, and the bias.
+        self.register_buffer('tokens_per_expert', torch.zeros(num_experts), persistent=False)
+        self.register_buffer('expert_bias', torch.zeros(num_experts), persistent=True)
+        # Training stage, saved in checkpoints so a resumed staged run keeps its stage.
+        self.register_buffer('dense_stage', torch.tensor(False), persistent=True)
+        self.last_stats: Dict[str, Tensor] = {}
+
+    # ----------------------------------------------------------------------------- building
+    @staticmethod
+    def _build_router(cfg: Optional[dict], in_channels: int, num_experts: int) -> BaseRouter:
+        cfg = copy.deepcopy(cfg) if cfg is not None else dict(type='TopKRouter', top_k=2)
+        if 'type' not in cfg:
+            raise ValueError(f"router config needs a 'type', got {cfg}")
+        for key, value in (('in_channels', in_channels), ('num_experts', num_experts)):
+            if cfg.get(key, value) != value:
+                raise ValueError(f'router config {key}={cfg[key]} conflicts with the layer '
+                                 f'({value}); leave it out')
+            cfg[key] = value
+        router = MODELS.build(cfg)
+        if not isinstance(router, BaseRouter):
+            raise TypeError(f"router type {cfg['type']!r} is not a fusion_moe BaseRouter")
+        return router
+
+    @staticmethod
+    def _check_kinds(kinds: Tuple[str, ...], num_experts: int) -> Dict[str, Tuple[int, int]]:
+        if len(kinds) != num_experts:
+            raise ValueError(f'expert_kinds has {len(kinds)} entries for {num_experts} experts')
+        ranges: Dict[str, Tuple[int, int]] = {}
+        for e, kind in enumerate(kinds):
+            if kind not in EXPERT_KINDS:
+                raise ValueError(f'expert_kinds[{e}]={kind!r} is not one of {EXPERT_KINDS}')
+            if kind in ranges and ranges[kind][1] != e:
+                raise ValueError(f'experts of kind {kind!r} must be contiguous: {kinds}')
+            ranges[kind] = (ranges[kind][0] if kind in ranges else e, e + 1)
+        return ranges
+
+    def _build_group_mask(self, groups: Optional[Mapping[str, Sequence[int]]]) -> Tensor:
+        mask = torch.ones(len(self.modalities), self.num_experts, dtype=torch.bool)
+        if groups is None:
+            return mask
+        if self.modalities == ('all',):
+            raise ValueError('expert_groups needs modalities (one router per modality)')
+        unknown = set(groups) - set(self.modalities)
+        if unknown:
+            raise ValueError(f'expert_groups names unknown modalities {sorted(unknown)}; '
+                             f'modalities are {self.modalities}')
+        for m, name in enumerate(self.modalities):
+            if name not in groups:
+                continue
+            ids = list(groups[name])
+            if not ids or min(ids) < 0 or max(ids) >= self.num_experts:
+                raise ValueError(f'expert_groups[{name!r}]={ids} must be non-empty ids in '
+                                 f'[0, {self.num_experts})')
+            mask[m] = False
+            mask[m, ids] = True
+        top_k = self.routers[0].top_k if self.routing_kind == 'token_choice' else 1
+        if int(mask.sum(1).min()) < top_k:
+            raise ValueError(f'every expert group needs at least top_k={top_k} experts')
+        return mask
+
+    @staticmethod
+    def _check_loss_weights(weights: Optional[Mapping[str, float]]) -> Dict[str, float]:
+        merged = dict(DEFAULT_AUX_LOSS_WEIGHTS)
+        for key, value in (weights or {}).items():
+            if key not in AUX_LOSS_NAMES:
+                raise ValueError(f'aux_loss_weights has unknown key {key!r}; '
+                                 f'expected a subset of {AUX_LOSS_NAMES}')
+            merged[key] = float(value)
+        return merged
+
+    # ----------------------------------------------------------------------------- stages
+    @property
+    def stage(self) -> str:
+        """``'dense'`` (generalist only) or ``'moe'``."""
+        return 'dense' if bool(self.dense_stage) else 'moe'
+
+    def set_stage(self, stage: Literal['dense', 'moe']) -> None:
+        """Switch between the dense warm-up stage and routed MoE (see upcycle.py)."""
+        if stage not in STAGES:
+            raise ValueError(f'stage must be one of {STAGES}, got {stage!r}')
+        if stage == 'dense' and self.generalist is None:
+            raise ValueError('the dense stage trains the generalist; set '
+                             'generalist_hidden_channels')
+        self.dense_stage.fill_(stage == 'dense')
+
+    # ----------------------------------------------------------------------------- forward
+    def forward_bev(self, x_BCHW: Tensor, valid_BHW: Optional[Tensor] = None,
+                    context_ids: Optional[Mapping[str, Tensor]] = None,
+                    modality_id: int = 0) -> Tuple[Tensor, MoERecord]:
+        """Route the cells of one BEV map: (B, C, H, W) -> (B, C_out, H, W)."""
+        b, c, h, w = x_BCHW.shape
+        x_TD = x_BCHW.permute(0, 2, 3, 1).reshape(b * h * w, c)
+        sample_ids = torch.arange(b, device=x_BCHW.device).repeat_interleave(h * w)
+        modality_ids = torch.full_like(sample_ids, modality_id)
+        valid = valid_BHW.reshape(-1) if valid_BHW is not None else None
+        y_TD, record = self(x_TD, modality_ids=modality_ids, context_ids=context_ids,
+                            sample_ids=sample_ids, valid_mask=valid, spatial_shape=(b, h, w))
+        return y_TD.view(b, h, w, -1).permute(0, 3, 1, 2), record
+
+    def forward_maps(self, maps: Mapping[str, Tuple[Tensor, Tensor]],
+                     context_ids: Optional[Mapping[str, Tensor]] = None
+                     ) -> Tuple[Dict[str, Tensor], MoERecord]:
+        """Route the cells of several modality BEV maps on one grid in one call.
+
+        Args:
+            maps: ``{modality: (map (B, C, H, W), present (B,) bool)}`` as in DESIGN.md "BEV
+                features"; with ``modalities`` set, names must be among them (their router is
+                used), otherwise any names share the single router.
+            context_ids: ``{factor: (B,)}`` per-sample context ids.
+        Returns:
+            ``({modality: (B, C_out, H, W)}, record)``. Tokens are ordered modality-major, then
+            (b, h, w); an absent modality's cells are not routed and come out as zeros. Local and
+            global experts see each (modality, sample) map on its own.
+        """
+        names = list(maps)
+        if not names:
+            raise ValueError('forward_maps needs at least one modality map')
+        if self.modalities != ('all',):
+            unknown = [n for n in names if n not in self.modalities]
+            if unknown:
+                raise KeyError(f'maps for modalities {unknown} have no router; this layer '
+                               f'routes {self.modalities}')
+        shapes = {n: tuple(maps[n][0].shape) for n in names}
+        if len({(s[0],) + s[2:] for s in shapes.values()}) != 1:
+            raise ValueError(f'modality maps must share (B, H, W): {shapes}')
+        b, c, h, w = maps[names[0]][0].shape
+        x_BCHW = torch.cat([maps[n][0] for n in names])
+        x_TD = x_BCHW.permute(0, 2, 3, 1).reshape(-1, c)
+        device = x_TD.device
+        cells = h * w
+        modality_ids = torch.cat([
+            torch.full((b * cells,), self.modalities.index(n) if self.modalities != ('all',)
+                       else 0, dtype=torch.long, device=device) for n in names])
+        sample_ids = torch.arange(b, device=device).repeat_interleave(cells).repeat(len(names))
+        valid = torch.cat([maps[n][1].to(device=device, dtype=torch.bool)
+                           .repeat_interleave(cells) for n in names])
+        y_TD, record = self(x_TD, modality_ids=modality_ids, context_ids=context_ids,
+                            sample_ids=sample_ids, valid_mask=valid,
+                            spatial_shape=(len(names) * b, h, w))
+        y_MBCHW = y_TD.view(len(names), b, h, w, -1).permute(0, 1, 4, 2, 3)
+        return {n: y_MBCHW[i] for i, n in enumerate(names)}, record
+
+    def forward(self, x_TD: Tensor, modality_ids: Optional[Tensor] = None,
+                context_ids: Optional[Mapping[str, Tensor]] = None,
+                sample_ids: Optional[Tensor] = None, valid_mask: Optional[Tensor] = None,
+                spatial_shape: Optional[Tuple[int, int, int]] = None
+                ) -> Tuple[Tensor, MoERecord]:
+        """Route tokens.
+
+        Args:
+            x_TD: (T, D) tokens.
+            modality_ids: (T,) int64 index into ``modalities``; None = all modality 0.
+            context_ids: ``{'lighting': (B,), 'weather': (B,)}`` int64 per-sample ids from
+                ``fusion_moe.structures.context.context_to_ids``.
+            sample_ids: (T,) int64 sample of each token in [0, B); None = one sample.
+            valid_mask: (T,) bool; invalid tokens (padding, empty cells) are not routed and
+                get zero output.
+            spatial_shape: (B, H, W) when tokens are BEV cells (needed by local/global experts).
+        Returns:
+            ``(y_TD, record)``: y (T, out_channels) in the activation dtype, the routing record.
+        """
+        num_tokens = x_TD.shape[0]
+        device = x_TD.device
+        if x_TD.dim() != 2 or x_TD.shape[1] != self.in_channels:
+            raise ValueError(f'expected tokens (T, {self.in_channels}), got {tuple(x_TD.shape)}')
+        modality_ids = self._ids_or_zeros(modality_ids, num_tokens, device, 'modality_ids',
+                                          len(self.modalities))
+        sample_ids = self._ids_or_zeros(sample_ids, num_tokens, device, 'sample_ids', None)
+        num_samples = (int(sample_ids.max()) + 1 if num_tokens else 1)
+        if context_ids:
+            num_samples = max(num_samples, *(int(v.shape[0]) for v in context_ids.values()))
+        valid_T = (torch.ones(num_tokens, dtype=torch.bool, device=device)
+                   if valid_mask is None else valid_mask.to(device=device, dtype=torch.bool))
+        if valid_T.shape != (num_tokens,):
+            raise ValueError(f'valid_mask must have shape ({num_tokens},), '
+                             f'got {tuple(valid_T.shape)}')
+
+        if self.stage == 'dense':
+            return self._forward_dense(x_TD, valid_T)
+
+        logits_TL = self._router_logits(x_TD, modality_ids)
+        # One reduction on the hot path; the per-row search only runs when something is wrong.
+        if not bool(torch.isfinite(logits_TL.sum())):
+            finite_T = torch.isfinite(logits_TL).all(dim=1)
+            bad = torch.nonzero(~finite_T).squeeze(1)[:5].tolist()
+            raise ValueError(f'MoELayer({self.loss_prefix}): non-finite router logits for '
+                             f'{int((~finite_T).sum())} token(s), e.g. rows {bad}; the input '
+                             'tokens contain NaN/inf (check the encoder feeding this layer)')
+        aux_raw: Dict[str, Tensor] = {}
+        ctx_used = dict(context_ids or {})
+        if self.context_bias is not None:
+            bias_TE, ctx_losses, ctx_used = self.context_bias(
+                x_TD, modality_ids, sample_ids, num_samples, context_ids, valid_T)
+            logits_TL = logits_TL + self._per_slot(bias_TE)
+            aux_raw.update({k.replace('loss_', ''): v for k, v in ctx_losses.items()})
+        if not bool(self.group_mask_ME.all()):
+            allowed_TL = self._per_slot(self.group_mask_ME[modality_ids])
+            logits_TL = logits_TL.masked_fill(~allowed_TL, _MASKED_LOGIT)
+
+        router = self.routers[0]
+        selection_bias = self.expert_bias if self.use_expert_bias else None
+        all_valid = bool(valid_T.all())
+        routing = router.route(logits_TL, sample_ids, None if all_valid else valid_T,
+                               selection_bias)
+        gap_T = gate_gap(routing.probs)
+        use_fallback = self.fallback_threshold is not None and (
+            not self.training or self.fallback_in_training)
+        fallback_T = torch.zeros_like(valid_T)
+        if use_fallback:
+            fallback_T = fallback_mask(gap_T, self.fallback_threshold, self.fallback_level,
+                                       sample_ids, num_samples, valid_T)
+        any_fallback = use_fallback and bool(fallback_T.any())
+        routed_T = valid_T & ~fallback_T
+        # None = every token is routed: lets the hot path skip boolean-mask copies.
+        routed_mask = None if all_valid and not any_fallback else routed_T
+        if any_fallback and routing.kind != 'token_choice':
+            routing = router.route(logits_TL, sample_ids, routed_T, selection_bias)
+
+        y_TD, load_E, num_dropped = self._run_experts(
+            x_TD, routing, routed_mask, sample_ids, num_samples, spatial_shape)
+        if any_fallback:
+            fb_ids = torch.nonzero(fallback_T).squeeze(1)
+            y_TD = y_TD.index_put((fb_ids,), self.generalist(x_TD[fb_ids]).to(y_TD.dtype))
+        if self.shared_experts is not None:
+            y_TD = y_TD + self.shared_experts(x_TD).to(y_TD.dtype)
+        if not all_valid:
+            y_TD = y_TD * valid_T[:, None].to(y_TD.dtype)
+
+        loss_fns = {
+            'balance': lambda: load_balance_loss(routing.probs, routing.experts, routed_mask),
+            'z': lambda: router_z_loss(logits_TL, routed_mask),
+            'entropy': lambda: routing_entropy(routing.probs, routed_mask),
+            'usage': lambda: self.usage_regularizer(routing.probs, routed_mask),
+        }
+        for name, fn in loss_fns.items():
+            if self.aux_loss_weights[name] > 0:
+                aux_raw[name] = fn()
+        aux_losses = {f'loss_{self.loss_prefix}_{name}': self.aux_loss_weights[name] * value
+                      for name, value in aux_raw.items() if self.aux_loss_weights[name] > 0}
+
+        # Per-context utilisation is reported against the true context when it is known.
+        stats = routing_statistics_sums(routing.probs, routing.experts, gap_T,
+                                        None if all_valid else valid_T, routed_mask,
+                                        fallback_T if any_fallback else None, num_dropped,
+                                        load_E, sample_ids, context_ids or ctx_used)
+        self.last_stats = stats
+        if self.training:
+            self.tokens_per_expert += load_E.to(self.tokens_per_expert)
+        record = MoERecord(experts=routing.experts, gates=routing.gates, probs=routing.probs,
+                           logits=logits_TL, aux_losses=aux_losses, stats=stats,
+                           fallback_mask=fallback_T if use_fallback else None,
+                           context_ids=ctx_used)
+        return y_TD, record
+
+    # ----------------------------------------------------------------------------- helpers
+    @staticmethod
+    def _ids_or_zeros(ids: Optional[Tensor], num_tokens: int, device: torch.device, name: str,
+                      upper: Optional[int]) -> Tensor:
+        if ids is None:
+            return torch.zeros(num_tokens, dtype=torch.long, device=device)
+        if ids.shape != (num_tokens,) or ids.dtype not in (torch.int32, torch.int64):
+            raise ValueError(f'{name} must be ({num_tokens},) integers, got '
+                             f'{tuple(ids.shape)} {ids.dtype}')
+        if ids.numel() and (int(ids.min()) < 0 or (upper is not None and int(ids.max()) >= upper)):
+            raise ValueError(f'{name} outside [0, {upper}): min {int(ids.min())}, '
+                             f'max {int(ids.max())}')
+        return ids.to(device=device, dtype=torch.long)
+
+    def _per_slot(self, t_TE: Tensor) -> Tensor:
+        """(T, E) -> (T, E*S): repeat each expert's column over its slots."""
+        if self.slots_per_expert == 1:
+            return t_TE
+        return t_TE.repeat_interleave(self.slots_per_expert, dim=1)
+
+    def _router_logits(self, x_TD: Tensor, modality_ids_T: Tensor) -> Tensor:
+        if len(self.routers) == 1:
+            return self.routers[0](x_TD)
+        parts = []
+        for m, router in enumerate(self.routers):
+            ids = torch.nonzero(modality_ids_T == m).squeeze(1)
+            parts.append((ids, router(x_TD.index_select(0, ids))))
+        logits_TL = parts[0][1].new_zeros(x_TD.shape[0], parts[0][1].shape[1])
+        for ids, logits in parts:
+            logits_TL = logits_TL.index_put((ids,), logits)
+        return logits_TL
+
+    def _forward_dense(self, x_TD: Tensor, valid_T: Tensor) -> Tuple[Tensor, MoERecord]:
+        y_TD = self.generalist(x_TD)
+        if self.shared_experts is not None:
+            y_TD = y_TD + self.shared_experts(x_TD)
+        if not bool(valid_T.all()):
+            y_TD = y_TD * valid_T[:, None].to(y_TD.dtype)
+        self.last_stats = {}
+        return y_TD, MoERecord(experts=None, gates=None, probs=None, logits=None)
+
+    def _run_experts(self, x_TD: Tensor, routing: Routing, routed_T: Tensor, sample_ids: Tensor,
+                     num_samples: int, spatial_shape) -> Tuple[Tensor, Tensor, int]:
+        """Returns ``(y_TD, expert_load_E, num_dropped)``."""
+        if routing.kind == 'token_choice':
+            return self._run_token_choice(x_TD, routing, routed_T, spatial_shape)
+        if routing.kind == 'expert_choice':
+            return self._run_expert_choice(x_TD, routing, spatial_shape)
+        return self._run_soft(x_TD, routing, sample_ids, num_samples)
+
+    def _run_token_choice(self, x_TD, routing, routed_T, spatial_shape):
+        plan = plan_dispatch(routing.experts, routing.gates, self.num_experts, routed_T,
+                             self.capacity_factor)
+        if set(self.experts) == {'ffn'}:
+            y_SD = self.experts['ffn'](dispatch(x_TD, plan), plan.counts)
+        else:
+            outs, row = [], 0
+            for kind, (start, end) in self._kind_ranges.items():
+                counts = plan.counts[start:end]
+                token_ids = plan.token_index_S[row:row + sum(counts)]
+                row += sum(counts)
+                features = feature_builder(kind, x_TD, spatial_shape, self.global_pool)(token_ids)
+                outs.append(self.experts[kind](features, counts))
+            y_SD = torch.cat(outs)
+        y_TD = combine(y_SD, routing.gates, plan)
+        load_E = torch.tensor(plan.counts, dtype=torch.float64)
+        return y_TD, load_E, plan.num_dropped
+
+    def _run_expert_choice(self, x_TD, routing, spatial_shape):
+        token_index_EC, gates_EC = routing.token_index, routing.expert_gates
+        capacity = token_index_EC.shape[1]
+        outs = []
+        for kind, (start, end) in self._kind_ranges.items():
+            token_ids = token_index_EC[start:end].reshape(-1)
+            features = feature_builder(kind, x_TD, spatial_shape, self.global_pool)(token_ids)
+            outs.append(self.experts[kind].forward_batched(
+                features.view(end - start, capacity, features.shape[-1])))
+        y_ECD = torch.cat(outs)
+        weighted = (y_ECD * gates_EC[..., None].to(y_ECD.dtype)).reshape(-1, y_ECD.shape[-1])
+        # A token may be picked by several experts; index_add is deterministic on CPU (and on
+        # GPU under torch.use_deterministic_algorithms). Token choice never scatters.
+        y_TD = y_ECD.new_zeros(x_TD.shape[0], y_ECD.shape[-1]).index_add(
+            0, token_index_EC.reshape(-1), weighted)
+        load_E = torch.full((self.num_experts,), float(capacity), dtype=torch.float64)
+        return y_TD, load_E, 0
+
+    def _run_soft(self, x_TD, routing, sample_ids, num_samples):
+        dispatch_TL, combine_TL = routing.dispatch_weights, routing.combine_weights
+        num_slots = dispatch_TL.shape[1]
+        dt = x_TD.dtype
+        token_ids_per_sample = [torch.nonzero(sample_ids == b).squeeze(1)
+                                for b in range(num_samples)]
+        slots_BLD = torch.stack([dispatch_TL[ids].t().to(dt) @ x_TD[ids]
+                                 for ids in token_ids_per_sample])
+        e, s = self.num_experts, self.slots_per_expert
+        slots_ENd = slots_BLD.view(num_samples, e, s, -1).permute(1, 0, 2, 3).reshape(
+            e, num_samples * s, -1)
+        y_ENd = self.experts['ffn'].forward_batched(slots_ENd)
+        y_BLD = y_ENd.view(e, num_samples, s, -1).permute(1, 0, 2, 3).reshape(
+            num_samples, num_slots, -1)
+        y_TD = y_BLD.new_zeros(x_TD.shape[0], y_BLD.shape[-1])
+        for b, ids in enumerate(token_ids_per_sample):
+            y_TD = y_TD.index_put((ids,), combine_TL[ids].to(y_BLD.dtype) @ y_BLD[b])
+        load_E = routing.probs.detach().double().sum(0).cpu()
+        return y_TD, load_E, 0
+
+    # ----------------------------------------------------------------------------- reference
+    def reference_forward(self, x_TD: Tensor, experts_TK: Tensor, gates_TK: Tensor,
+                          valid_T: Optional[Tensor] = None,
+                          spatial_shape: Optional[Tuple[int, int, int]] = None) -> Tensor:
+        """Readable per-expert loop computing the routed part of the output for a given
+        token-choice assignment (no capacity); the sorted fast path must match it."""
+        def expert_fn(e: int, token_ids: Tensor) -> Tensor:
+            kind = self.expert_kinds[e]
+            start = self._kind_ranges[kind][0]
+            features = feature_builder(kind, x_TD, spatial_shape, self.global_pool)(token_ids)
+            return self.experts[kind].forward_expert(e - start, features)
+        return reference_token_choice(x_TD, experts_TK, gates_TK, expert_fn, self.num_experts,
+                                      self.out_channels, valid_T)
+
+    def expert_modules(self) -> List[Tuple[str, GroupedFFNExperts, int]]:
+        """``(kind, experts, first global expert id)`` for every expert kind."""
+        return [(kind, self.experts[kind], start)
+                for kind, (start, _) in self._kind_ranges.items()]
+
+
+def find_moe_layers(model: nn.Module) -> List[Tuple[str, MoELayer]]:
+    """``(qualified name, layer)`` of every :class:`MoELayer` in ``model`` (DDP wrappers are
+    unwrapped, so names match the bare model's ``state_dict``)."""
+    model = getattr(model, 'module', model)
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, MoELayer)]

@@ -1,0 +1,42 @@
+"""The base dataset configs build datasets whose pipelines run end to end."""
+import pytest
+from mmdet3d.registry import DATASETS
+from mmengine.config import Config
+
+CONFIGS = ['configs/_base_/datasets/nuscenes_fusion.py',
+           'configs/_base_/datasets/synthetic_fusion.py']
+REQUIRED = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'val_evaluator',
+            'test_evaluator', 'point_cloud_range', 'class_names', 'input_modality',
+            'train_pipeline', 'test_pipeline')
+
+
+@pytest.mark.parametrize('path', CONFIGS)
+def test_config_defines_the_shared_variables(path):
+    cfg = Config.fromfile(path)
+    for key in REQUIRED:
+        assert key in cfg, key
+    assert cfg.train_pipeline[-1]['type'] == 'PackFusionInputs'
+    assert cfg.test_pipeline[-1]['type'] == 'PackFusionInputs'
+    assert cfg.val_evaluator['type'] == 'NuScenesMetric'
+    root = cfg.train_dataloader.dataset.data_root
+    assert cfg.val_evaluator['ann_file'].startswith(root)
+    assert cfg.test_dataloader.dataset.data_root == root
+
+
+@pytest.mark.parametrize('split', ['train', 'val'])
+def test_config_pipelines_run_on_a_nuscenes_format_set(tiny_root, split):
+    cfg = Config.fromfile(CONFIGS[1])
+    dataset_cfg = cfg[f'{split}_dataloader'].dataset
+    dataset_cfg.data_root = tiny_root
+    ds = DATASETS.build(dataset_cfg)
+    sample = ds[0]
+    inputs, data_sample = sample['inputs'], sample['data_samples']
+    assert inputs['points'].shape[1] == 6 and inputs['radar_points'].shape[1] == 8
+    assert tuple(inputs['img'].shape) == (6, 3, 450, 800)
+    assert data_sample.metainfo['modality_present'] == {'camera': True, 'lidar': True,
+                                                        'radar': True}
+    assert data_sample.metainfo['context']['source'] == 'metadata'
+    if split == 'train':
+        boxes = data_sample.gt_instances_3d.bboxes_3d
+        assert len(boxes) > 10 and boxes.tensor.shape[1] == 9
+        assert (data_sample.gt_instances_3d.labels_3d >= 0).all()

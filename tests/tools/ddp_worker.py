@@ -1,0 +1,143 @@
+"""One process of the 2-process gloo DDP test; run by torchrun from test_dist_train.py.
+
+    python -m torch.distributed.run --nproc_per_node 2 tests/tools/ddp_worker.py OUT_DIR
+
+Trains a tiny FusionDetector for a few iterations through ``tools/train.py --launcher
+pytorch`` (mmengine Runner + MMDistributedDataParallel, gloo on CPU) on an in-memory dataset,
+and saves each rank's parameters and buffers before and after training, plus the sample
+indices the rank trained on, to OUT_DIR.
+"""
+import os
+import os.path as osp
+import sys
+
+import numpy as np
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path[:0] = [REPO, osp.join(REPO, 'tools')]
+torch.set_num_threads(1)
+
+import fusion_moe  # noqa: E402,F401
+from mmdet3d.structures import Det3DDataSample, LiDARInstance3DBoxes  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.hooks import Hook  # noqa: E402
+from mmengine.structures import InstanceData  # noqa: E402
+from train import main as train_main  # noqa: E402
+
+from fusion_moe.registry import DATASETS, HOOKS  # noqa: E402
+from fusion_moe.structures import CLASSES  # noqa: E402
+
+PCR = [-12.8, -12.8, -5.0, 12.8, 12.8, 3.0]
+CELL = 1.6
+
+
+@DATASETS.register_module()
+class DDPTestFusionDataset(torch.utils.data.Dataset):
+    """8 packed samples, each one car at a sample-dependent place, LiDAR + radar."""
+
+    def __init__(self, length: int = 8) -> None:
+        self.length = length
+        self.metainfo = {'classes': CLASSES}
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, idx: int) -> dict:
+        rng = np.random.default_rng(idx)
+        cx, cy = rng.uniform(-8, 8, 2)
+        car = np.array([[cx, cy, -1.0, 4.5, 1.9, 1.6, 0.3, 1.0, 0.0]], dtype=np.float32)
+        pts = np.zeros((200, 6), np.float32)
+        pts[:, 0] = cx + rng.uniform(-2, 2, 200)
+        pts[:, 1] = cy + rng.uniform(-0.9, 0.9, 200)
+        pts[:, 2] = rng.uniform(-1, 0.6, 200)
+        radar = np.array([[cx, cy, 0, 10, 1, 0, 0, 0]], np.float32)
+        sample = Det3DDataSample()
+        sample.set_metainfo(dict(sample_idx=idx, box_type_3d=LiDARInstance3DBoxes,
+                                 modality_present=dict(camera=False, lidar=True, radar=True)))
+        gt = InstanceData()
+        gt.bboxes_3d = LiDARInstance3DBoxes(torch.from_numpy(car), box_dim=9)
+        gt.labels_3d = torch.tensor([0])
+        sample.gt_instances_3d = gt
+        return {'inputs': {'points': torch.from_numpy(pts),
+                           'radar_points': torch.from_numpy(radar)},
+                'data_samples': sample}
+
+
+@HOOKS.register_module()
+class DumpRankStateHook(Hook):
+    """Save this rank's parameters before/after training and the samples it trained on."""
+
+    def __init__(self, out_dir: str) -> None:
+        self.out_dir = out_dir
+        self.seen = []
+
+    def _state(self, runner) -> dict:
+        model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+        return {k: v.detach().clone() for k, v in model.named_parameters()}
+
+    def before_train(self, runner) -> None:
+        torch.save(self._state(runner), osp.join(self.out_dir, f'rank{runner.rank}_init.pt'))
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        self.seen += [int(s.metainfo['sample_idx']) for s in data_batch['data_samples']]
+
+    def after_train(self, runner) -> None:
+        torch.save({'state': self._state(runner), 'seen': self.seen},
+                   osp.join(self.out_dir, f'rank{runner.rank}_final.pt'))
+
+
+def tiny_config(out_dir: str) -> Config:
+    grid = [round((PCR[3] - PCR[0]) / CELL), round((PCR[4] - PCR[1]) / CELL), 1]
+    post = [PCR[0] - 5, PCR[1] - 5, -10.0, PCR[3] + 5, PCR[4] + 5, 10.0]
+    model = dict(
+        type='FusionDetector',
+        bev_grid=dict(point_cloud_range=PCR, cell_m=CELL),
+        encoders=dict(lidar=dict(type='LidarPillarEncoder', out_channels=8,
+                                 max_points_per_pillar=8, max_pillars=(500, 500)),
+                      radar=dict(type='RadarPointEncoder', mlp_channels=(8, ))),
+        fuser=dict(type='ConcatConvFuser', out_channels=16),
+        backbone=dict(type='SECOND', in_channels=16, out_channels=[16], layer_nums=[1],
+                      layer_strides=[1]),
+        bbox_head=dict(
+            type='CenterHead', in_channels=16,
+            tasks=[dict(num_class=10, class_names=list(CLASSES))],
+            common_heads=dict(reg=(2, 2), height=(1, 2), dim=(3, 2), rot=(2, 2), vel=(2, 2)),
+            share_conv_channel=16,
+            bbox_coder=dict(type='CenterPointBBoxCoder', post_center_range=post, max_num=50,
+                            score_threshold=0.0, out_size_factor=1, voxel_size=[CELL, CELL],
+                            pc_range=PCR[:2], code_size=9),
+            separate_head=dict(type='SeparateHead', init_bias=-2.19, final_kernel=3),
+            loss_cls=dict(type='mmdet.GaussianFocalLoss', reduction='mean'),
+            loss_bbox=dict(type='mmdet.L1Loss', reduction='mean', loss_weight=0.25),
+            norm_bbox=True,
+            train_cfg=dict(grid_size=grid, voxel_size=[CELL, CELL, 8.0], out_size_factor=1,
+                           dense_reg=1, gaussian_overlap=0.1, max_objs=50, min_radius=2,
+                           point_cloud_range=PCR, code_weights=[1.0] * 8 + [0.2, 0.2]),
+            test_cfg=dict(post_center_limit_range=post, max_per_img=50, max_pool_nms=False,
+                          min_radius=[4], score_threshold=0.0, pc_range=PCR[:2],
+                          out_size_factor=1, voxel_size=[CELL, CELL], nms_type='rotate',
+                          pre_max_size=100, post_max_size=30, nms_thr=0.2)))
+    return Config(dict(
+        default_scope='mmdet3d',
+        model=model,
+        train_dataloader=dict(batch_size=2, num_workers=0,
+                              sampler=dict(type='DefaultSampler', shuffle=False),
+                              collate_fn=dict(type='pseudo_collate'),
+                              dataset=dict(type='DDPTestFusionDataset')),
+        train_cfg=dict(type='IterBasedTrainLoop', max_iters=3),
+        optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.05,
+                                                               momentum=0.9)),
+        default_hooks=dict(logger=dict(type='LoggerHook', interval=1),
+                           checkpoint=dict(type='CheckpointHook', interval=1000)),
+        custom_hooks=[dict(type='DumpRankStateHook', out_dir=out_dir)],
+        env_cfg=dict(dist_cfg=dict(backend='gloo')),
+        randomness=dict(seed=0),
+        log_level='WARNING'))
+
+
+if __name__ == '__main__':
+    out = sys.argv[1]
+    cfg_path = osp.join(out, f'tiny_ddp_{os.environ.get("RANK", "0")}.py')
+    tiny_config(out).dump(cfg_path)
+    train_main([cfg_path, '--work-dir', osp.join(out, 'work'), '--launcher', 'pytorch'])

@@ -1,0 +1,133 @@
+"""Render a sample clean and under degradations, side by side, as PNGs (visual check).
+
+Each PNG shows, for one condition: the six cameras clean (left) and degraded (right), and
+below them the bird's-eye view of LiDAR (grey by intensity, fog returns land near the
+centre) and radar (red dots) clean and degraded, 50 m around the ego, with the severity and
+the record's parameters in the title.
+
+Examples::
+
+    # the real nuScenes keyframe of the test fixture
+    python tools/render_degradations.py --out work_dirs/degradation_renders \
+        --conditions fog:1 fog:3 fog:5 night:3
+    # sample 0 of a dataset config (e.g. the synthetic set), before packing
+    python tools/render_degradations.py --config configs/_base_/datasets/synthetic_fusion.py \
+        --index 0 --out work_dirs/degradation_renders_synth --conditions fog:1 fog:3 fog:5 night:3
+"""
+import argparse
+import copy
+import importlib.util
+import json
+import os
+import sys
+from typing import Any, Dict, List, Tuple
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import fusion_moe  # noqa: E402,F401  (registers the transforms)
+from fusion_moe.degradation import DEGRADATIONS, build_degradation  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BEV_RANGE_M = 50.0
+BEV_PX = 500
+TILE_W = 400
+
+
+def real_keyframe_results(root: str) -> Dict[str, Any]:
+    """The fixture keyframe's results dict, via the test suite's builder (single source)."""
+    path = os.path.join(REPO, 'tests', 'degradation', 'real_keyframe.py')
+    spec = importlib.util.spec_from_file_location('real_keyframe', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_real_keyframe_results(root)
+
+
+def config_sample_results(config: str, index: int, split: str) -> Dict[str, Any]:
+    """Sample ``index`` of the config's ``<split>_dataloader`` dataset, before packing."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from fusion_moe.registry import DATASETS
+    cfg = Config.fromfile(config)
+    init_default_scope(cfg.get('default_scope', 'mmdet3d'))
+    ds_cfg = copy.deepcopy(cfg[f'{split}_dataloader']['dataset'])
+    ds_cfg['pipeline'] = [t for t in ds_cfg['pipeline'] if t['type'] != 'PackFusionInputs']
+    dataset = DATASETS.build(ds_cfg)
+    return dataset[index]
+
+
+def camera_mosaic(imgs: List[np.ndarray]) -> np.ndarray:
+    """3 x 2 mosaic in CAMERAS order, each tile TILE_W wide."""
+    tiles = []
+    for img in imgs:
+        h = int(round(img.shape[0] * TILE_W / img.shape[1]))
+        tiles.append(cv2.resize(img, (TILE_W, h), interpolation=cv2.INTER_AREA))
+    return np.vstack([np.hstack(tiles[0:3]), np.hstack(tiles[3:6])])
+
+
+def bev(results: Dict[str, Any]) -> np.ndarray:
+    """BEV image of LiDAR (grey, brighter = stronger return) and radar (red) points."""
+    canvas = np.zeros((BEV_PX, BEV_PX, 3), np.uint8)
+    scale = BEV_PX / (2 * BEV_RANGE_M)
+    pts = results['points']
+    pts = pts.tensor.numpy() if hasattr(pts, 'tensor') else np.asarray(pts)
+    col = ((pts[:, 0] + BEV_RANGE_M) * scale).astype(int)
+    row = ((BEV_RANGE_M - pts[:, 1]) * scale).astype(int)
+    ok = (col >= 0) & (col < BEV_PX) & (row >= 0) & (row < BEV_PX)
+    level = np.clip(80 + pts[ok, 3] * 4, 80, 255).astype(np.uint8)
+    canvas[row[ok], col[ok]] = level[:, None]
+    for x, y in np.asarray(results['radar_points'])[:, :2]:
+        c, r = int((x + BEV_RANGE_M) * scale), int((BEV_RANGE_M - y) * scale)
+        if 0 <= c < BEV_PX and 0 <= r < BEV_PX:
+            cv2.circle(canvas, (c, r), 3, (0, 0, 255), -1)
+    for radius_m in (10, 25, 50):
+        cv2.circle(canvas, (BEV_PX // 2, BEV_PX // 2), int(radius_m * scale), (90, 60, 0), 1)
+    return canvas
+
+
+def panel(clean: Dict[str, Any], degraded: Dict[str, Any], title: str) -> np.ndarray:
+    cams = np.hstack([camera_mosaic(clean['img']), camera_mosaic(degraded['img'])])
+    pad = np.zeros((BEV_PX, (cams.shape[1] // 2 - BEV_PX) // 2, 3), np.uint8)
+    bevs = np.hstack([pad, bev(clean), pad, pad, bev(degraded), pad])
+    bevs = np.pad(bevs, ((0, 0), (0, cams.shape[1] - bevs.shape[1]), (0, 0)))
+    head = np.zeros((40, cams.shape[1], 3), np.uint8)
+    cv2.putText(head, title[:200], (8, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)
+    return np.vstack([head, cams, bevs])
+
+
+def parse_condition(text: str) -> Tuple[str, int]:
+    name, _, sev = text.partition(':')
+    if name not in DEGRADATIONS or not sev.isdigit():
+        raise argparse.ArgumentTypeError(
+            f'condition must be NAME:SEVERITY with NAME in {DEGRADATIONS}, got {text!r}')
+    return name, int(sev)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--out', required=True, help='output folder for the PNGs')
+    parser.add_argument('--conditions', nargs='+', type=parse_condition,
+                        default=[('fog', 1), ('fog', 3), ('fog', 5), ('night', 3)])
+    parser.add_argument('--real-root', default='/work/shared/data/nuscenes-real')
+    parser.add_argument('--config', help='dataset config; default: the real keyframe')
+    parser.add_argument('--index', type=int, default=0)
+    parser.add_argument('--split', default='val', choices=('train', 'val', 'test'))
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args()
+
+    clean = (config_sample_results(args.config, args.index, args.split) if args.config
+             else real_keyframe_results(args.real_root))
+    os.makedirs(args.out, exist_ok=True)
+    for name, severity in args.conditions:
+        degraded = build_degradation(name, severity, args.seed)(copy.deepcopy(clean))
+        record = degraded['degradations'][-1]
+        title = f'{name} severity {severity}: ' + json.dumps(record['params'], default=str)
+        path = os.path.join(args.out, f'{name}_s{severity}.png')
+        cv2.imwrite(path, panel(clean, degraded, title))
+        print(path, json.dumps(record, default=str))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,79 @@
+"""Evaluate a checkpoint with the nuScenes devkit.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--cfg-options ...]
+
+Prints the devkit's mAP, NDS, per-class AP and TP errors and leaves its own
+``metrics_summary.json`` in ``<work_dir>/nuscenes_eval/``.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone
+# mmengine 0.10 checkpoints pickle its message hub (HistoryBuffer, numpy objects), which the
+# weights-only loader that torch >= 2.6 uses by default refuses; --resume / load_from /
+# CHECKPOINT then fail. Checkpoints given to these tools are the user's own: load them whole.
+# (Only when the caller did not decide; never load checkpoints from untrusted sources.)
+os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+import fusion_moe  # noqa: E402,F401  (registration)
+from fusion_moe.evaluation import (format_devkit_summary, keep_eval_outputs_in,  # noqa: E402
+                                   point_data_at)
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from train import ensure_synthetic_data, limit_cpu_threads  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test a fusion_moe detector')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='directory for logs and the devkit outputs')
+    parser.add_argument('--data-root',
+                        help='read all data from this nuScenes-format root instead of the '
+                             "config's (e.g. data/synth)")
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.data_root:
+        point_data_at(cfg, args.data_root)
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+        './work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    limit_cpu_threads(cfg)
+    eval_dir = osp.join(cfg.work_dir, 'nuscenes_eval')
+    keep_eval_outputs_in(cfg, eval_dir)
+    if cfg.get('synthetic_data'):
+        ensure_synthetic_data(**cfg.synthetic_data)
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    summary_path = osp.join(eval_dir, 'metrics_summary.json')
+    if osp.isfile(summary_path):
+        with open(summary_path) as f:
+            print(format_devkit_summary(json.load(f)))
+        print(f'devkit summary: {summary_path}')
+    return metrics
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,159 @@
+"""Train a fusion_moe detector with mmengine's Runner.
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--tensorboard]
+                          [--cfg-options key=value ...] [--launcher none|pytorch]
+
+Configs that set ``synthetic_data = dict(out_root=..., num_scenes=..., ...)`` get that
+synthetic nuScenes set (and its info files) made first if missing, so the demo runs from a
+fresh clone. Evaluation writes the devkit's ``metrics_summary.json`` under
+``<work_dir>/nuscenes_eval/``.
+"""
+import argparse
+import logging
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone
+# mmengine 0.10 checkpoints pickle its message hub (HistoryBuffer, numpy objects), which the
+# weights-only loader that torch >= 2.6 uses by default refuses; --resume / load_from /
+# CHECKPOINT then fail. Checkpoints given to these tools are the user's own: load them whole.
+# (Only when the caller did not decide; never load checkpoints from untrusted sources.)
+os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.logging import print_log  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+import fusion_moe  # noqa: E402,F401  (registration)
+from fusion_moe.evaluation import keep_eval_outputs_in, point_data_at  # noqa: E402
+
+
+def ensure_synthetic_data(out_root: str, num_scenes: int = 10, samples_per_scene: int = 8,
+                          seed: int = 0, **options) -> None:
+    """Make the synthetic nuScenes set and its info files if they are missing (logged)."""
+    from fusion_moe.data.create_infos import create_nuscenes_infos
+    from fusion_moe.data.synthetic import generate_dataset
+    version = 'v1.0-mini' if num_scenes <= 10 else 'v1.0-trainval'
+    if not osp.isdir(osp.join(out_root, version)):
+        print_log(f'{out_root}/{version} is missing: generating the synthetic nuScenes set '
+                  f'({num_scenes} scenes x {samples_per_scene} samples, seed {seed})',
+                  logger='current', level=logging.WARNING)
+        version = generate_dataset(out_root, num_scenes=num_scenes,
+                                   samples_per_scene=samples_per_scene, seed=seed, **options)
+    pkls = [osp.join(out_root, f'nuscenes_infos_{s}.pkl') for s in ('train', 'val')]
+    if not all(osp.isfile(p) for p in pkls):
+        print_log(f'info files missing in {out_root}: running create_nuscenes_infos',
+                  logger='current', level=logging.WARNING)
+        create_nuscenes_infos(out_root, version)
+
+
+def reject_amp_without_cuda() -> None:
+    import torch
+    if not torch.cuda.is_available():
+        raise SystemExit('--amp needs a CUDA device (mmengine AmpOptimWrapper); this machine '
+                         'has none, train without --amp')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a fusion_moe detector')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--work-dir', help='directory for logs, checkpoints and metrics')
+    parser.add_argument('--resume', nargs='?', type=str, const='auto',
+                        help='resume from CKPT, or from the latest checkpoint of the work dir')
+    parser.add_argument('--amp', action='store_true', help='mixed precision (needs CUDA)')
+    parser.add_argument('--tensorboard', action='store_true',
+                        help='also log to TensorBoard under the work dir')
+    parser.add_argument('--data-root',
+                        help='read all data from this nuScenes-format root instead of the '
+                             "config's (e.g. data/synth)")
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, e.g. train_cfg.max_epochs=2')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher (tools/dist_train.sh: pytorch)')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def build_cfg(args: argparse.Namespace) -> Config:
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.data_root:
+        point_data_at(cfg, args.data_root)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.amp:
+        reject_amp_without_cuda()
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    if args.tensorboard:
+        cfg.visualizer.vis_backends = list(cfg.visualizer.get('vis_backends') or []) + [
+            dict(type='TensorboardVisBackend')]
+    if args.resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume is not None:
+        cfg.resume, cfg.load_from = True, args.resume
+    keep_eval_outputs_in(cfg, osp.join(cfg.work_dir, 'nuscenes_eval'))
+    return cfg
+
+
+def init_cpu_distributed(cfg: Config) -> None:
+    """Join the torchrun process group with gloo on a machine without CUDA.
+
+    mmengine's ``init_dist`` calls ``torch.cuda.set_device``, which a CPU-only torch lacks;
+    the Runner skips its own initialisation when a process group already exists.
+    """
+    import torch
+    import torch.distributed as dist
+    if torch.cuda.is_available() or dist.is_initialized():
+        return
+    cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    # DDP over CPU modules takes no device_ids (mmengine passes [LOCAL_RANK] by default)
+    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    wrapper.setdefault('type', 'MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    dist.init_process_group(backend='gloo')
+    print_log(f'CPU distributed training: rank {dist.get_rank()} of {dist.get_world_size()} '
+              f'(gloo)', logger='current', level=logging.INFO)
+
+
+def limit_cpu_threads(cfg: Config) -> None:
+    """Apply ``cpu_threads`` from the config on machines without CUDA.
+
+    On a small shared CPU, torch's default (one thread per core in every process, data
+    workers included) oversubscribes the cores; measured here, the demo ran 10x slower.
+    """
+    import torch
+    threads = cfg.get('cpu_threads')
+    if threads and not torch.cuda.is_available():
+        torch.set_num_threads(int(threads))
+        os.environ.setdefault('OMP_NUM_THREADS', str(threads))  # inherited by data workers
+        print_log(f'CPU run: torch uses {threads} thread(s) per process (cfg.cpu_threads)',
+                  logger='current', level=logging.INFO)
+
+
+def main(argv=None) -> Runner:
+    args = parse_args(argv)
+    cfg = build_cfg(args)
+    limit_cpu_threads(cfg)
+    if args.launcher == 'pytorch':
+        init_cpu_distributed(cfg)
+    runner = Runner.from_cfg(cfg)  # joins the process group; datasets are built lazily
+    if cfg.get('synthetic_data'):
+        from mmengine.dist import barrier, get_rank
+        if get_rank() == 0:
+            ensure_synthetic_data(**cfg.synthetic_data)
+        barrier()
+    runner.train()
+    return runner
+
+
+if __name__ == '__main__':
+    main()
