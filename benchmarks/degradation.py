@@ -19,6 +19,7 @@ import statistics
 import sys
 import time
 from typing import Any, Callable, Dict, List
+from fusion_moe.data.real_fixture import REAL_FIXTURE_ROOT
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ.setdefault('OMP_NUM_THREADS', '1')
@@ -64,7 +65,7 @@ def main() -> None:
     parser.add_argument('--json', help='write the figures to this JSON file')
     parser.add_argument('--repeats', type=int, default=15)
     parser.add_argument('--severity', type=int, default=3)
-    parser.add_argument('--real-root', default='/work/shared/data/nuscenes-real')
+    parser.add_argument('--real-root', default=REAL_FIXTURE_ROOT)
     args = parser.parse_args()
 
     sample = load_keyframe(args.real_root)

@@ -24,6 +24,7 @@ from typing import Any, Dict, List, Tuple
 
 import cv2
 import numpy as np
+from fusion_moe.data.real_fixture import REAL_FIXTURE_ROOT
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -110,7 +111,7 @@ def main() -> None:
     parser.add_argument('--out', required=True, help='output folder for the PNGs')
     parser.add_argument('--conditions', nargs='+', type=parse_condition,
                         default=[('fog', 1), ('fog', 3), ('fog', 5), ('night', 3)])
-    parser.add_argument('--real-root', default='/work/shared/data/nuscenes-real')
+    parser.add_argument('--real-root', default=REAL_FIXTURE_ROOT)
     parser.add_argument('--config', help='dataset config; default: the real keyframe')
     parser.add_argument('--index', type=int, default=0)
     parser.add_argument('--split', default='val', choices=('train', 'val', 'test'))

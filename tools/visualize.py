@@ -7,7 +7,7 @@
         --degradation camera_dropout:2 --out work_dirs/viz/night_fog.png
     # real nuScenes (info files from tools/create_data.py) or the shared real keyframe
     python tools/visualize.py --config configs/_base_/datasets/nuscenes_fusion.py --index 5
-    python tools/visualize.py --real-fixture /work/shared/data/nuscenes-real --out real.png
+    python tools/visualize.py --real-fixture ../shared/data/nuscenes-real --out real.png
     # add an offscreen open3d 3D view
     python tools/visualize.py --open3d work_dirs/viz/synth_3d.png
 

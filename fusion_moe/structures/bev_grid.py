@@ -1,6 +1,7 @@
 """The one BEV grid every encoder writes to, derived once from the config.
 
-Frame: the LiDAR frame of the keyframe (x forward, y left, z up; metres). The grid's rows run
+Frame: the LiDAR frame of the keyframe (nuScenes LIDAR_TOP: x right, y forward, z up; metres;
+the ego frame is x forward, y left). The grid's rows run
 along y and columns along x, as mmdet3d's CenterHead and BEVFusion lay out BEV maps:
 ``feature[b, c, iy, ix]`` is the cell centred at
 ``(x_min + (ix + 0.5) * cell_m, y_min + (iy + 0.5) * cell_m)``.

@@ -2,7 +2,8 @@
 
 These names are the contract between the data pipeline, the degradation injector and the
 detector (DESIGN.md). Frames: every array below is in the LiDAR frame of the keyframe
-(x forward, y left, z up; metres) unless its name says otherwise.
+(nuScenes LIDAR_TOP as recorded: x right, y forward, z up; metres; mmdet3d uses it unrotated)
+unless its name says otherwise.
 
 Results-dict keys after the loading pipeline (before packing):
 

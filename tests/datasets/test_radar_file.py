@@ -7,8 +7,9 @@ import pytest
 from nuscenes.utils.data_classes import RadarPointCloud
 
 from fusion_moe.data import RADAR_PCD_FIELDS, RadarFilter, SensorFileError, read_radar_pcd
+from fusion_moe.data.real_fixture import REAL_FIXTURE_ROOT
 
-REAL_RADAR = sorted(glob.glob('/work/shared/data/nuscenes-real/radar/*.pcd'))
+REAL_RADAR = sorted(glob.glob(osp.join(REAL_FIXTURE_ROOT, 'radar', '*.pcd')))
 
 
 def test_there_are_three_real_radar_scans():

@@ -18,10 +18,11 @@ from fusion_moe.data.synthetic.radar import PCD_DTYPE, encode_radar_pcd
 from fusion_moe.data.synthetic.rig import build_rig
 from fusion_moe.data.synthetic.world import WorldParts
 from fusion_moe.structures import context_from_description
+from fusion_moe.data.real_fixture import REAL_FIXTURE_ROOT
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # synth_fixtures
 from synth_fixtures import RATES_SET, files_under, make_set  # noqa: E402
 
-REAL_RADAR = '/work/shared/data/nuscenes-real/radar'
+REAL_RADAR = os.path.join(REAL_FIXTURE_ROOT, 'radar')
 
 
 def _one_box_world(center, half, colour=(0, 0, 255)) -> WorldParts:
@@ -275,7 +276,7 @@ def test_keyframe_timing_reports_throughput_per_stage():
 
 def test_rig_matches_the_real_nuscenes_calibration():
     import pickle
-    with open('/work/shared/data/nuscenes-real/n015-2018-07-24-11-22-45+0800.pkl', 'rb') as f:
+    with open(os.path.join(REAL_FIXTURE_ROOT, 'n015-2018-07-24-11-22-45+0800.pkl'), 'rb') as f:
         real = pickle.load(f)['data_list'][0]
     rig = build_rig((1600, 900))
     for name, cam in rig.cameras.items():

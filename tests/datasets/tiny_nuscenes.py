@@ -2,7 +2,7 @@
 
 Tables are written as nuScenes lays them out (13 JSON tables, ``samples/``, ``sweeps/``,
 ``maps/``) so that the devkit's ``NuScenes`` loads them unmodified. Sensor files are symlinks to
-the real files in ``/work/shared/data/nuscenes-real``: the real LIDAR_TOP scan, the six real
+the real files in ``../shared/data/nuscenes-real``: the real LIDAR_TOP scan, the six real
 camera images with their real calibration, and the three real radar scans (their extrinsics are
 not in the fixture, so nominal nuScenes radar mounts are used).
 
@@ -28,8 +28,9 @@ from pyquaternion import Quaternion
 
 from fusion_moe.data.categories import NUSCENES_CATEGORIES
 from fusion_moe.structures import CAMERAS, CLASSES, LIDAR, RADARS
+from fusion_moe.data.real_fixture import REAL_FIXTURE_ROOT
 
-REAL = '/work/shared/data/nuscenes-real'
+REAL = REAL_FIXTURE_ROOT
 REAL_PKL = osp.join(REAL, 'n015-2018-07-24-11-22-45+0800.pkl')
 REAL_RADAR = sorted(os.listdir(osp.join(REAL, 'radar')))
 NUM_LIDAR_SWEEPS = 2

@@ -1,6 +1,6 @@
 """Fixtures: the real nuScenes keyframe as a loading-pipeline results dict.
 
-Built once per session from /work/shared/data/nuscenes-real (see ``real_keyframe.py`` for what
+Built once per session from ../shared/data/nuscenes-real (see ``real_keyframe.py`` for what
 is real and what is made up), handed to each test as a deep copy so tests cannot leak
 changes into each other.
 """

@@ -2,7 +2,7 @@
 
 Follows ``fusion_moe/structures/sensors.py`` exactly, without the data pipeline (so that the
 degradation tests depend only on the contract): numpy + cv2 + mmdet3d's ``LiDARPoints`` and
-``LiDARInstance3DBoxes``. Fixture: ``/work/shared/data/nuscenes-real`` (see its README).
+``LiDARInstance3DBoxes``. Fixture: ``../shared/data/nuscenes-real`` (see its README).
 
 Made up, and marked as such: the keyframe has no radar, so the three real radar scans of the
 fixture (other logs, no calibration) are placed with a plausible invented mounting: two as
@@ -23,8 +23,9 @@ from mmdet3d.structures import LiDARInstance3DBoxes
 from mmdet3d.structures.points import LiDARPoints
 
 from fusion_moe.structures import CAMERAS, make_context
+from fusion_moe.data.real_fixture import REAL_FIXTURE_ROOT
 
-REAL_ROOT = '/work/shared/data/nuscenes-real'
+REAL_ROOT = REAL_FIXTURE_ROOT
 INFO_FILE = 'n015-2018-07-24-11-22-45+0800.pkl'
 
 # (file name fragment, ego-frame x, y, z [m], yaw [deg], time_lag [s]) -- invented mountings.

@@ -15,10 +15,11 @@ from mmdet3d.structures import LiDARInstance3DBoxes, LiDARPoints
 from mmengine.config import Config
 
 from fusion_moe.data.pack import PackFusionInputs
+from fusion_moe.data.real_fixture import REAL_FIXTURE_ROOT
 from fusion_moe.structures import CAMERAS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-REAL = osp.join(osp.dirname(REPO), 'shared', 'data', 'nuscenes-real')
+REAL = REAL_FIXTURE_ROOT
 FULL_CONFIG = osp.join(REPO, 'configs', 'detector',
                        'fusion-centerpoint_cam-lidar-radar_second_secfpn_8xb4-cosine-20e_nus-3d.py')
 SCALE = 0.25
