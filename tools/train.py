@@ -33,8 +33,8 @@ def ensure_synthetic_data(out_root: str, num_scenes: int = 10, samples_per_scene
                           seed: int = 0, **options) -> None:
     """Make the synthetic nuScenes set and its info files if they are missing (logged)."""
     from fusion_moe.data.create_infos import create_nuscenes_infos
-    from fusion_moe.data.synthetic import generate_dataset
-    version = 'v1.0-mini' if num_scenes <= 10 else 'v1.0-trainval'
+    from fusion_moe.data.synthetic import generate_dataset, version_for
+    version = version_for(num_scenes)
     if not osp.isdir(osp.join(out_root, version)):
         print_log(f'{out_root}/{version} is missing: generating the synthetic nuScenes set '
                   f'({num_scenes} scenes x {samples_per_scene} samples, seed {seed})',
