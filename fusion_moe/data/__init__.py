@@ -1,7 +1,8 @@
 """nuScenes data for fusion_moe: info files, readers, loading transforms, the dataset class.
 
 Importing this package registers ``FusionNuScenesDataset`` (DATASETS) and the loading
-transforms ``LoadLidarSweeps``, ``LoadCameraImages``, ``LoadRadarSweeps`` (TRANSFORMS).
+transforms ``LoadLidarSweeps``, ``LoadCameraImages``, ``LoadRadarSweeps`` and the packing
+transform ``PackFusionInputs`` (TRANSFORMS).
 """
 from . import synthetic  # noqa: F401
 from .create_infos import FUSION_INFO_VERSION, create_nuscenes_infos
@@ -12,10 +13,10 @@ from .lidar_file import read_lidar_bin
 from .load_cameras import LoadCameraImages
 from .load_lidar import LoadLidarSweeps
 from .load_radar import LoadRadarSweeps
+from .pack import PackFusionInputs
 from .radar_file import RADAR_PCD_FIELDS, RadarFilter, read_radar_pcd
 
 __all__ = ['FUSION_INFO_VERSION', 'FusionNuScenesDataset', 'LoadCameraImages',
-           'LoadLidarSweeps', 'LoadRadarSweeps', 'RADAR_PCD_FIELDS', 'RadarFilter',
+           'LoadLidarSweeps', 'LoadRadarSweeps', 'PackFusionInputs', 'RADAR_PCD_FIELDS', 'RadarFilter',
            'SensorFileError', 'create_nuscenes_infos', 'read_image', 'read_lidar_bin',
            'read_radar_pcd']
-from .pack import PackFusionInputs  # noqa: E402,F401  (registration; owner: detector)
