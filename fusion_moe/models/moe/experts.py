@@ -18,6 +18,81 @@ from torch import Tensor, nn
 ACTIVATIONS: Dict[str, callable] = {'gelu': F.gelu, 'relu': F.relu, 'silu': F.silu}
 
 
+def _act_backward(activation: str, grad_h: Tensor, a: Tensor, h: Tensor) -> Tensor:
+    """Gradient of ``h = act(a)`` w.r.t. ``a`` (the ops autograd itself would run)."""
+    if activation == 'gelu':
+        return torch.ops.aten.gelu_backward(grad_h, a)
+    if activation == 'relu':
+        return torch.ops.aten.threshold_backward(grad_h, h, 0)
+    return torch.ops.aten.silu_backward(grad_h, a)
+
+
+class _GroupedFFN(torch.autograd.Function):
+    """The per-expert FFNs on rows sorted by expert, in one autograd node.
+
+    Same matmuls as running ``addmm -> act -> addmm`` per slice under autograd, but every
+    expert writes its output straight into one (S, D_out) buffer (no ``cat`` of the outputs)
+    and backward writes input and weight gradients straight into their (S, D_in) / (E, ...)
+    buffers (no ``cat`` of the input gradients, no ``stack`` of the weight gradients).
+    """
+
+    @staticmethod
+    def forward(ctx, x_SD, w1_EDF, b1_EF, w2_EFD, b2_ED, counts, activation):
+        act = ACTIVATIONS[activation]
+        out_SD = x_SD.new_empty(x_SD.shape[0], w2_EFD.shape[2])
+        pre, hid = [], []
+        row = 0
+        for e, n in enumerate(counts):
+            if n == 0:
+                pre.append(None)
+                hid.append(None)
+                continue
+            a_nF = torch.addmm(b1_EF[e], x_SD[row:row + n], w1_EDF[e])
+            h_nF = act(a_nF)
+            torch.addmm(b2_ED[e], h_nF, w2_EFD[e], out=out_SD[row:row + n])
+            pre.append(a_nF)
+            hid.append(h_nF)
+            row += n
+        ctx.counts, ctx.activation = counts, activation
+        ctx.save_for_backward(x_SD, w1_EDF, w2_EFD, *pre, *hid)
+        return out_SD
+
+    @staticmethod
+    def backward(ctx, grad_SD):
+        x_SD, w1_EDF, w2_EFD, *saved = ctx.saved_tensors
+        pre, hid = saved[:len(ctx.counts)], saved[len(ctx.counts):]
+        need_x, need_w1, need_b1, need_w2, need_b2 = ctx.needs_input_grad[:5]
+        counts = ctx.counts
+        any_empty = any(n == 0 for n in counts)
+        new = torch.zeros_like if any_empty else torch.empty_like
+        g_x = x_SD.new_empty(x_SD.shape) if need_x else None
+        g_w1 = new(w1_EDF) if need_w1 else None
+        g_b1 = w1_EDF.new_zeros(w1_EDF.shape[0], w1_EDF.shape[2]) if need_b1 else None
+        g_w2 = new(w2_EFD) if need_w2 else None
+        g_b2 = w2_EFD.new_zeros(w2_EFD.shape[0], w2_EFD.shape[2]) if need_b2 else None
+        grad_SD = grad_SD.contiguous()
+        row = 0
+        for e, n in enumerate(counts):
+            if n == 0:
+                continue
+            a_nF, h_nF = pre[e], hid[e]
+            g_y = grad_SD[row:row + n]
+            if need_w2:
+                torch.mm(h_nF.t(), g_y, out=g_w2[e])
+            if need_b2:
+                torch.sum(g_y, 0, out=g_b2[e])
+            if need_x or need_w1 or need_b1:
+                g_a = _act_backward(ctx.activation, g_y.mm(w2_EFD[e].t()), a_nF, h_nF)
+                if need_w1:
+                    torch.mm(x_SD[row:row + n].t(), g_a, out=g_w1[e])
+                if need_b1:
+                    torch.sum(g_a, 0, out=g_b1[e])
+                if need_x:
+                    torch.mm(g_a, w1_EDF[e].t(), out=g_x[row:row + n])
+            row += n
+        return g_x, g_w1, g_b1, g_w2, g_b2, None, None
+
+
 class GroupedFFNExperts(nn.Module):
     """E independent FFN experts.
 
@@ -60,6 +135,10 @@ class GroupedFFNExperts(nn.Module):
             raise ValueError(f'counts {counts} do not split {x_SD.shape[0]} rows over '
                              f'{self.num_experts} experts')
         dt = x_SD.dtype
+        if (dt == self.w1_EDF.dtype and x_SD.shape[0] > 0
+                and not torch.is_autocast_enabled(x_SD.device.type)):
+            return _GroupedFFN.apply(x_SD, self.w1_EDF, self.b1_EF, self.w2_EFD, self.b2_ED,
+                                     list(counts), self.activation)
         # unbind once: its backward is one stack, where indexing w[e] per expert would build E
         # full-size zero gradients.
         params = zip(self.w1_EDF.to(dt).unbind(0), self.b1_EF.to(dt).unbind(0),

@@ -14,6 +14,7 @@
 Shapes: see router.py. Frames and units do not apply: the layer is agnostic to what tokens mean.
 """
 import copy
+import math
 from dataclasses import dataclass, field
 from typing import Dict, List, Literal, Mapping, Optional, Sequence, Tuple
 
@@ -340,8 +341,9 @@ class MoELayer(nn.Module):
             raise ValueError(f'expected tokens (T, {self.in_channels}), got {tuple(x_TD.shape)}')
         modality_ids = self._ids_or_zeros(modality_ids, num_tokens, device, 'modality_ids',
                                           len(self.modalities))
+        samples_given = sample_ids is not None
         sample_ids = self._ids_or_zeros(sample_ids, num_tokens, device, 'sample_ids', None)
-        num_samples = (int(sample_ids.max()) + 1 if num_tokens else 1)
+        num_samples = (int(sample_ids.max()) + 1 if num_tokens and samples_given else 1)
         if context_ids:
             num_samples = max(num_samples, *(int(v.shape[0]) for v in context_ids.values()))
         valid_T = (torch.ones(num_tokens, dtype=torch.bool, device=device)
@@ -355,7 +357,7 @@ class MoELayer(nn.Module):
 
         logits_TL = self._router_logits(x_TD, modality_ids)
         # One reduction on the hot path; the per-row search only runs when something is wrong.
-        if not bool(torch.isfinite(logits_TL.sum())):
+        if not math.isfinite(float(logits_TL.detach().sum())):
             finite_T = torch.isfinite(logits_TL).all(dim=1)
             bad = torch.nonzero(~finite_T).squeeze(1)[:5].tolist()
             raise ValueError(f'MoELayer({self.loss_prefix}): non-finite router logits for '
@@ -377,15 +379,15 @@ class MoELayer(nn.Module):
         all_valid = bool(valid_T.all())
         routing = router.route(logits_TL, sample_ids, None if all_valid else valid_T,
                                selection_bias)
-        gap_T = gate_gap(routing.probs)
+        gap_T = self._gate_gap(routing)
         use_fallback = self.fallback_threshold is not None and (
             not self.training or self.fallback_in_training)
-        fallback_T = torch.zeros_like(valid_T)
+        fallback_T = None
         if use_fallback:
             fallback_T = fallback_mask(gap_T, self.fallback_threshold, self.fallback_level,
                                        sample_ids, num_samples, valid_T)
         any_fallback = use_fallback and bool(fallback_T.any())
-        routed_T = valid_T & ~fallback_T
+        routed_T = valid_T & ~fallback_T if any_fallback else valid_T
         # None = every token is routed: lets the hot path skip boolean-mask copies.
         routed_mask = None if all_valid and not any_fallback else routed_T
         if any_fallback and routing.kind != 'token_choice':
@@ -403,7 +405,11 @@ class MoELayer(nn.Module):
 
         loss_fns = {
             'balance': lambda: load_balance_loss(routing.probs, routing.experts, routed_mask),
-            'z': lambda: router_z_loss(logits_TL, routed_mask),
+            'z': lambda: (routing.logsumexp.square().mean()
+                          if routed_mask is None and routing.logsumexp is not None
+                          and routing.logits is logits_TL and num_tokens > 0
+                          and logits_TL.dtype == torch.float32
+                          else router_z_loss(logits_TL, routed_mask)),
             'entropy': lambda: routing_entropy(routing.probs, routed_mask),
             'usage': lambda: self.usage_regularizer(routing.probs, routed_mask),
         }
@@ -423,7 +429,7 @@ class MoELayer(nn.Module):
             self.tokens_per_expert += load_E.to(self.tokens_per_expert)
         record = MoERecord(experts=routing.experts, gates=routing.gates, probs=routing.probs,
                            logits=logits_TL, aux_losses=aux_losses, stats=stats,
-                           fallback_mask=fallback_T if use_fallback else None,
+                           fallback_mask=fallback_T,
                            context_ids=ctx_used)
         return y_TD, record
 
@@ -440,6 +446,26 @@ class MoELayer(nn.Module):
             raise ValueError(f'{name} outside [0, {upper}): min {int(ids.min())}, '
                              f'max {int(ids.max())}')
         return ids.to(device=device, dtype=torch.long)
+
+    @staticmethod
+    def _gate_gap(routing: Routing) -> Tensor:
+        """``gate_gap(routing.probs)``, reusing the router's top-k when it ranked ``probs``."""
+        probs_TE = routing.probs
+        if (routing.kind != 'token_choice' or routing.selection_scores is not probs_TE
+                or probs_TE.shape[1] == 1 or probs_TE.shape[0] == 0):
+            return gate_gap(probs_TE)
+        p_TE = probs_TE.detach().float()
+        first_T1 = routing.experts[:, :1]
+        top1_T = p_TE.gather(1, first_T1).squeeze(1)
+        if routing.experts.shape[1] >= 2:
+            top2_T = p_TE.gather(1, routing.experts[:, 1:2]).squeeze(1)
+        else:
+            num_tokens, num_experts = p_TE.shape
+            flat_T = torch.arange(0, num_tokens * num_experts, num_experts,
+                                  device=p_TE.device) + first_T1[:, 0]
+            top2_T = p_TE.clone().view(-1).index_fill_(0, flat_T, float('-inf')).view(
+                num_tokens, num_experts).amax(dim=1)
+        return top1_T - top2_T
 
     def _per_slot(self, t_TE: Tensor) -> Tensor:
         """(T, E) -> (T, E*S): repeat each expert's column over its slots."""

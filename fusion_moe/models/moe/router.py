@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fusion_moe.registry import MODELS
-from .small_rows import softmax_rows, topk_rows
+from .small_rows import softmax_logsumexp_rows, topk_rows
 
 ROUTING_KINDS = ('token_choice', 'expert_choice', 'soft')
 
@@ -55,6 +55,8 @@ class Routing:
         dispatch_weights: (T, E*S) float32 slot-input weights, softmax over each sample's tokens
             (soft MoE only).
         combine_weights: (T, E*S) float32 slot-output weights, softmax over slots (soft only).
+        logsumexp: (T,) logsumexp of ``logits`` over experts when the router computed it along
+            with the softmax (token choice); lets the z-loss skip a second pass.
     """
     kind: str
     logits: Tensor
@@ -66,6 +68,7 @@ class Routing:
     expert_gates: Optional[Tensor] = None
     dispatch_weights: Optional[Tensor] = None
     combine_weights: Optional[Tensor] = None
+    logsumexp: Optional[Tensor] = None
 
 
 class BaseRouter(nn.Module, metaclass=abc.ABCMeta):
@@ -150,7 +153,7 @@ class TokenChoiceRouter(BaseRouter):
         are selected, never the gate values. ``valid_T`` and ``sample_ids_T`` are not needed by
         token choice (invalid tokens are dropped by the dispatcher).
         """
-        probs_TE = softmax_rows(logits_TL)
+        probs_TE, logsumexp_T = softmax_logsumexp_rows(logits_TL)
         if selection_bias_E is None:
             scores_TE = probs_TE
             gates_TK, experts_TK = topk_rows(probs_TE, self.top_k)
@@ -161,7 +164,8 @@ class TokenChoiceRouter(BaseRouter):
         if self.normalize_gates:
             gates_TK = gates_TK / gates_TK.sum(dim=-1, keepdim=True).clamp_min(1e-12)
         return Routing(kind='token_choice', logits=logits_TL, probs=probs_TE,
-                       experts=experts_TK, gates=gates_TK, selection_scores=scores_TE)
+                       experts=experts_TK, gates=gates_TK, selection_scores=scores_TE,
+                       logsumexp=logsumexp_T)
 
 
 @MODELS.register_module()
