@@ -12,7 +12,6 @@ load average is recorded: on a shared machine other processes inflate every figu
 """
 import argparse
 import copy
-import importlib.util
 import json
 import os
 import statistics
@@ -41,11 +40,8 @@ OTHERS = ('fog', 'night', 'radar_fog', 'camera_dropout', 'lidar_beams', 'lidar_f
 
 
 def load_keyframe(root: str) -> Dict[str, Any]:
-    path = os.path.join(REPO, 'tests', 'degradation', 'real_keyframe.py')
-    spec = importlib.util.spec_from_file_location('real_keyframe', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build_real_keyframe_results(root)
+    from fusion_moe.data.real_keyframe import build_real_keyframe_results
+    return build_real_keyframe_results(root)
 
 
 def median_ms(fn: Callable[[Dict[str, Any]], Any], sample: Dict[str, Any], repeats: int,

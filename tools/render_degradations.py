@@ -16,7 +16,6 @@ Examples::
 """
 import argparse
 import copy
-import importlib.util
 import json
 import os
 import sys
@@ -31,19 +30,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import fusion_moe  # noqa: E402,F401  (registers the transforms)
 from fusion_moe.degradation import DEGRADATIONS, build_degradation  # noqa: E402
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BEV_RANGE_M = 50.0
 BEV_PX = 500
 TILE_W = 400
 
 
 def real_keyframe_results(root: str) -> Dict[str, Any]:
-    """The fixture keyframe's results dict, via the test suite's builder (single source)."""
-    path = os.path.join(REPO, 'tests', 'degradation', 'real_keyframe.py')
-    spec = importlib.util.spec_from_file_location('real_keyframe', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build_real_keyframe_results(root)
+    """The fixture keyframe's results dict (``fusion_moe.data.real_keyframe``)."""
+    from fusion_moe.data.real_keyframe import build_real_keyframe_results
+    return build_real_keyframe_results(root)
 
 
 def config_sample_results(config: str, index: int, split: str) -> Dict[str, Any]:

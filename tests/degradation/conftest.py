@@ -1,12 +1,10 @@
 """Fixtures: the real nuScenes keyframe as a loading-pipeline results dict.
 
-Built once per session from ../shared/data/nuscenes-real (see ``real_keyframe.py`` for what
-is real and what is made up), handed to each test as a deep copy so tests cannot leak
-changes into each other.
+Built once per session from ../shared/data/nuscenes-real (see
+``fusion_moe/data/real_keyframe.py`` for what is real and what is made up), handed to each test
+as a deep copy so tests cannot leak changes into each other.
 """
 import copy
-import os
-import sys
 
 import cv2
 import pytest
@@ -15,11 +13,9 @@ import torch
 torch.set_num_threads(1)
 cv2.setNumThreads(1)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
 import fusion_moe  # noqa: E402,F401  (registers the transforms)
-from real_keyframe import (add_lidar_sweeps, build_real_keyframe_results,  # noqa: E402
-                           downscale_images)
+from fusion_moe.data.real_keyframe import (add_lidar_sweeps,  # noqa: E402
+                                           build_real_keyframe_results, downscale_images)
 
 
 @pytest.fixture(scope='session')

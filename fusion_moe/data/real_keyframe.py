@@ -1,8 +1,10 @@
 """The results dict of the real nuScenes keyframe, built directly from the fixture files.
 
-Follows ``fusion_moe/structures/sensors.py`` exactly, without the data pipeline (so that the
-degradation tests depend only on the contract): numpy + cv2 + mmdet3d's ``LiDARPoints`` and
-``LiDARInstance3DBoxes``. Fixture: ``../shared/data/nuscenes-real`` (see its README).
+Used by the degradation tests, ``benchmarks/degradation.py`` and
+``tools/render_degradations.py``. Follows ``fusion_moe/structures/sensors.py`` exactly, without
+the data pipeline (so that those depend only on the contract): numpy + cv2 + mmdet3d's
+``LiDARPoints`` and ``LiDARInstance3DBoxes``. Fixture: ``../shared/data/nuscenes-real``
+(see its README).
 
 Made up, and marked as such: the keyframe has no radar, so the three real radar scans of the
 fixture (other logs, no calibration) are placed with a plausible invented mounting: two as
