@@ -6,8 +6,10 @@ One thread (``torch.set_num_threads(1)``), CPU, float32. For every case the thre
 implementations run alternately (the order rotates every round, so slow drift of a shared
 machine hits all of them alike) and the medians are reported:
 
-- ``moe``: ``fusion_moe.models.moe.MoELayer`` with a TopKRouter, dropless, including its router,
-  auxiliary losses and routing statistics, i.e. exactly what training runs.
+- ``moe``: ``fusion_moe.models.moe.MoELayer`` with a TopKRouter, dropless, including its router
+  and auxiliary losses, i.e. exactly what a training step runs. Routing statistics are computed
+  when read (the statistics hook reads them in validation and test), so neither a training step
+  nor this benchmark computes them.
 - ``dense``: ``Linear(d, k*h) -> GELU -> Linear(k*h, d)``, the same active FLOPs per token.
 - ``einsum``: GShard-style dispatch written here (groups of 1024 tokens, capacity factor 1.25,
   one-hot (G, S, E, C) dispatch/combine tensors and einsums); the reference the sorted

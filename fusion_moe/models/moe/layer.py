@@ -16,7 +16,7 @@ Shapes: see router.py. Frames and units do not apply: the layer is agnostic to w
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Dict, List, Literal, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -52,22 +52,36 @@ class MoERecord:
         logits: (T, E*S) float32 logits after context bias and group masking.
         aux_losses: weighted auxiliary losses, keys ``loss_<prefix>_<name>`` (only the
             non-zero-weighted ones), to be added to the detector's loss dict.
-        stats: additive statistics sums (see stats.py); ``summary()`` turns them into rates.
         fallback_mask: (T,) bool tokens sent to the generalist (None without fallback).
         context_ids: per-sample context ids the bias used (estimated ones in estimated mode).
+        stats_fn: computes the additive statistics sums (see stats.py) from detached tensors
+            of this pass; :attr:`stats` calls it once, on first access.
     """
     experts: Optional[Tensor]
     gates: Optional[Tensor]
     probs: Optional[Tensor]
     logits: Optional[Tensor]
     aux_losses: Dict[str, Tensor] = field(default_factory=dict)
-    stats: Dict[str, Tensor] = field(default_factory=dict)
     fallback_mask: Optional[Tensor] = None
     context_ids: Dict[str, Tensor] = field(default_factory=dict)
+    stats_fn: Optional[Callable[[], Dict[str, Tensor]]] = field(default=None, repr=False)
+    _stats: Optional[Dict[str, Tensor]] = field(default=None, init=False, repr=False)
+
+    @property
+    def stats(self) -> Dict[str, Tensor]:
+        """Additive statistics sums of this pass (stats.py); {} in the dense stage.
+
+        Computed on first access, not in every forward: training steps that nobody inspects
+        do not pay for them (entropy, gate gap, bincounts, host copies).
+        """
+        if self._stats is None:
+            self._stats = self.stats_fn() if self.stats_fn is not None else {}
+        return self._stats
 
     def summary(self) -> dict:
         """JSON-ready statistics (per-expert load, entropy, gate gap, fallback, dropped)."""
-        return summarize_statistics(self.stats) if self.stats else {}
+        stats = self.stats
+        return summarize_statistics(stats) if stats else {}
 
 
 @MODELS.register_module()
@@ -179,7 +193,19 @@ class MoELayer(nn.Module):
         self.register_buffer('expert_bias', torch.zeros(num_experts), persistent=True)
         # Training stage, saved in checkpoints so a resumed staged run keeps its stage.
         self.register_buffer('dense_stage', torch.tensor(False), persistent=True)
-        self.last_stats: Dict[str, Tensor] = {}
+        self._last_stats_fn: Optional[Callable[[], Dict[str, Tensor]]] = None
+
+    @property
+    def last_stats(self) -> Dict[str, Tensor]:
+        """Statistics sums of the last forward (computed when first read); {} after a reset."""
+        return self._last_stats_fn() if self._last_stats_fn is not None else {}
+
+    @last_stats.setter
+    def last_stats(self, value: Dict[str, Tensor]) -> None:
+        """Only ``layer.last_stats = {}`` (reset, as the statistics hook does) is allowed."""
+        if value:
+            raise ValueError('last_stats can only be reset (assign {}); it is computed by forward')
+        self._last_stats_fn = None
 
     # ----------------------------------------------------------------------------- building
     @staticmethod
@@ -379,9 +405,10 @@ class MoELayer(nn.Module):
         all_valid = bool(valid_T.all())
         routing = router.route(logits_TL, sample_ids, None if all_valid else valid_T,
                                selection_bias)
-        gap_T = self._gate_gap(routing)
         use_fallback = self.fallback_threshold is not None and (
             not self.training or self.fallback_in_training)
+        # The gate gap drives the fallback; otherwise only the (lazy) statistics need it.
+        gap_T = self._gate_gap(routing) if use_fallback else None
         fallback_T = None
         if use_fallback:
             fallback_T = fallback_mask(gap_T, self.fallback_threshold, self.fallback_level,
@@ -419,18 +446,33 @@ class MoELayer(nn.Module):
         aux_losses = {f'loss_{self.loss_prefix}_{name}': self.aux_loss_weights[name] * value
                       for name, value in aux_raw.items() if self.aux_loss_weights[name] > 0}
 
-        # Per-context utilisation is reported against the true context when it is known.
-        stats = routing_statistics_sums(routing.probs, routing.experts, gap_T,
-                                        None if all_valid else valid_T, routed_mask,
-                                        fallback_T if any_fallback else None, num_dropped,
-                                        load_E, sample_ids, context_ids or ctx_used)
-        self.last_stats = stats
         if self.training:
             self.tokens_per_expert += load_E.to(self.tokens_per_expert)
+        # Statistics are computed when read, from detached tensors only (the closure must not
+        # keep the autograd graph alive). Per-context utilisation is reported against the true
+        # context when it is known.
+        probs_TE = routing.probs.detach()
+        detached = Routing(kind=routing.kind, logits=logits_TL.detach(), probs=probs_TE,
+                           experts=routing.experts, gates=routing.gates.detach(),
+                           selection_scores=(probs_TE if routing.selection_scores is routing.probs
+                                             else routing.selection_scores.detach()))
+        stats_args = (None if all_valid else valid_T, routed_mask,
+                      fallback_T if any_fallback else None, num_dropped, load_E, sample_ids,
+                      context_ids or ctx_used)
+
+        computed: Dict[str, Dict[str, Tensor]] = {}
+
+        def stats_fn() -> Dict[str, Tensor]:  # computed once, shared by record and layer
+            if 'sums' not in computed:
+                gap = gap_T if gap_T is not None else self._gate_gap(detached)
+                computed['sums'] = routing_statistics_sums(detached.probs, detached.experts,
+                                                           gap, *stats_args)
+            return computed['sums']
+
         record = MoERecord(experts=routing.experts, gates=routing.gates, probs=routing.probs,
-                           logits=logits_TL, aux_losses=aux_losses, stats=stats,
-                           fallback_mask=fallback_T,
-                           context_ids=ctx_used)
+                           logits=logits_TL, aux_losses=aux_losses, fallback_mask=fallback_T,
+                           context_ids=ctx_used, stats_fn=stats_fn)
+        self._last_stats_fn = stats_fn
         return y_TD, record
 
     # ----------------------------------------------------------------------------- helpers

@@ -5,6 +5,7 @@ import torch
 
 from fusion_moe.models.moe import (GroupedFFNExperts, MoELayer, combine, dispatch,
                                    plan_dispatch)
+from fusion_moe.models.moe.dispatch import stable_argsort
 
 
 def _assignment(num_tokens, num_experts, top_k):
@@ -130,3 +131,11 @@ def test_nan_tokens_are_a_clear_error_not_silent_garbage():
         layer(x)
     with pytest.raises(ValueError, match=r'tokens \(T, 4\)'):
         layer(torch.randn(10, 5))
+
+
+@pytest.mark.parametrize('dtype', [torch.uint8, torch.int16, torch.int32])
+def test_stable_argsort_keeps_ties_in_input_order(dtype):
+    keys = torch.randint(0, 5, (4099,)).to(dtype)
+    order = stable_argsort(keys)
+    assert order.dtype == torch.int64
+    assert torch.equal(order, torch.sort(keys.long(), stable=True).indices)
