@@ -207,6 +207,13 @@ class MoELayer(nn.Module):
             raise ValueError('last_stats can only be reset (assign {}); it is computed by forward')
         self._last_stats_fn = None
 
+    def __getstate__(self) -> dict:
+        # The pending statistics are a closure over the last pass: not picklable, and not
+        # state of the layer. A pickled or copied layer starts with none.
+        state = super().__getstate__()
+        state['_last_stats_fn'] = None
+        return state
+
     # ----------------------------------------------------------------------------- building
     @staticmethod
     def _build_router(cfg: Optional[dict], in_channels: int, num_experts: int) -> BaseRouter:

@@ -1,5 +1,7 @@
 """Routing statistics are computed when read, not in every forward, and equal the sums computed
 eagerly from the same routing; the layer's ``last_stats`` is that same record and resets to {}."""
+import copy
+
 import pytest
 import torch
 
@@ -53,3 +55,15 @@ def test_gate_gap_statistic_is_exact_without_a_fallback():
     assert record.fallback_mask is None
     expected = float(gate_gap(record.probs).double().sum())
     assert float(record.stats['gate_gap_sum']) == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_layer_with_pending_statistics_can_be_saved_whole_and_copied(tmp_path):
+    layer = _layer()
+    layer(torch.randn(10, 8))
+    path = tmp_path / 'layer.pth'
+    torch.save(layer, path)
+    loaded = torch.load(path, weights_only=False)
+    assert loaded.last_stats == {}  # statistics belong to a pass, not to the saved layer
+    torch.testing.assert_close(loaded.routers[0].gate.weight, layer.routers[0].gate.weight)
+    assert copy.deepcopy(layer).last_stats == {}
+    assert layer.last_stats['tokens'] == 10
