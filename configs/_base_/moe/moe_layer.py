@@ -37,9 +37,9 @@ moe_routers = dict(
     expert_choice=dict(type='ExpertChoiceRouter', capacity_factor=float(moe_top_k)),
     soft=dict(type='SoftMoERouter', slots_per_expert=1, top_k=1))
 
-# Routing statistics in val/test (saved as <log_dir>/routing_stats_<mode>.json) and the
-# expert-load bias update / load logging in training.
+# Routing statistics in val/test (saved as <log_dir>/routing_stats_<mode>.json) and logged every
+# 50 training iterations; the expert-load bias update and load logging in training.
 moe_hooks = [
-    dict(type='RoutingStatisticsHook'),
+    dict(type='RoutingStatisticsHook', train_interval=50),
     dict(type='ExpertLoadBiasHook', update_rate=1e-3, log_interval=50),
 ]

@@ -13,7 +13,7 @@ custom_hooks = [
     dict(type='StagedMoETrainingHook', dense_iters=moe_dense_iters, noise_std=0.01, seed=0,
          trainable_parts=('routers', 'experts', 'context_bias', 'shared_experts'),
          train_generalist=False),
-    dict(type='RoutingStatisticsHook'),
+    dict(type='RoutingStatisticsHook', train_interval=50),
     dict(type='ExpertLoadBiasHook', update_rate=1e-3, log_interval=50),
 ]
 

@@ -10,6 +10,11 @@ rate, dropped fraction, per-context utilisation), and
   report can plot without the model;
 - puts the scalar rates into the message hub (``<mode>/moe/<layer>/<stat>``) for the loggers and
   into the epoch's ``metrics`` dict, so ``runner.test()`` returns them with the devkit metrics.
+
+With ``train_interval=N`` it also logs the rates of every N-th training iteration (that
+iteration's forward, summed over DDP processes) as ``train/moe/<layer>/<stat>``, to watch routing
+entropy and confidence during training. Statistics are computed only when read, so the other
+iterations cost nothing.
 """
 import json
 import os.path as osp
@@ -32,13 +37,17 @@ class RoutingStatisticsHook(Hook):
     Args:
         out_dir: where to write the JSON; default ``runner.log_dir``.
         file_prefix: JSON file name prefix.
+        train_interval: log training routing rates every this many iterations; 0 = never.
     """
     priority = 'NORMAL'  # before LoggerHook (BELOW_NORMAL), so the scalars get logged
 
-    def __init__(self, out_dir: Optional[str] = None,
-                 file_prefix: str = 'routing_stats') -> None:
+    def __init__(self, out_dir: Optional[str] = None, file_prefix: str = 'routing_stats',
+                 train_interval: int = 0) -> None:
+        if train_interval < 0:
+            raise ValueError(f'train_interval must be >= 0 (0 = off), got {train_interval}')
         self.out_dir = out_dir
         self.file_prefix = file_prefix
+        self.train_interval = train_interval
         self._totals: Dict[str, Dict[str, torch.Tensor]] = {}
         self.last_summary: Dict[str, dict] = {}
 
@@ -53,15 +62,18 @@ class RoutingStatisticsHook(Hook):
                 accumulate_statistics(self._totals.setdefault(name, {}), layer.last_stats)
                 layer.last_stats = {}
 
+    @staticmethod
+    def _summed_over_processes(sums: Dict[str, torch.Tensor]) -> dict:
+        totals = {}
+        for key in sorted(sums):  # same order on every process
+            value = sums[key].clone()
+            all_reduce(value, op='sum')
+            totals[key] = value
+        return summarize_statistics(totals)
+
     def _finish(self, runner, mode: str, metrics: Optional[dict]) -> None:
-        summary = {}
-        for name in sorted(self._totals):
-            totals = {}
-            for key in sorted(self._totals[name]):
-                value = self._totals[name][key].clone()
-                all_reduce(value, op='sum')
-                totals[key] = value
-            summary[name] = summarize_statistics(totals)
+        summary = {name: self._summed_over_processes(self._totals[name])
+                   for name in sorted(self._totals)}
         self.last_summary = summary
         for name, layer_summary in summary.items():
             for stat in SCALAR_STATS:
@@ -76,6 +88,18 @@ class RoutingStatisticsHook(Hook):
                 json.dump({'mode': mode, 'epoch': runner.epoch, 'iter': runner.iter,
                            'layers': summary}, f, indent=2)
             runner.logger.info(f'routing statistics of {len(summary)} MoE layer(s) -> {path}')
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        if not self.train_interval or not self.every_n_train_iters(runner, self.train_interval):
+            return
+        for name, layer in find_moe_layers(runner.model):
+            sums = layer.last_stats
+            layer.last_stats = {}
+            if not sums:  # dense stage: every process is in the same stage
+                continue
+            summary = self._summed_over_processes(sums)
+            for stat in SCALAR_STATS:
+                runner.message_hub.update_scalar(f'train/moe/{name}/{stat}', summary[stat])
 
     def before_val_epoch(self, runner) -> None:
         self._reset(runner)

@@ -2,6 +2,7 @@
 upcycle -> routers/experts with the trunk frozen), routing statistics saved after validation,
 and the aux-loss-free expert bias update."""
 import json
+import math
 import os.path as osp
 from types import SimpleNamespace
 
@@ -95,7 +96,10 @@ def _runner(tmp_path, hooks, max_iters=12):
                   train_cfg=dict(by_epoch=False, max_iters=max_iters, val_interval=max_iters),
                   optim_wrapper=dict(optimizer=dict(type='Adam', lr=1e-2)),
                   custom_hooks=hooks, default_hooks=dict(checkpoint=None),
-                  default_scope='mmdet3d', log_level='WARNING')
+                  default_scope='mmdet3d', log_level='WARNING',
+                  # Unique per test: runners started in the same second would otherwise share
+                  # one message hub (mmengine names it by the timestamp).
+                  experiment_name=tmp_path.name)
 
 
 def test_staged_schedule_trains_dense_then_upcycles_and_freezes_the_trunk(tmp_path):
@@ -152,6 +156,26 @@ def test_routing_statistics_are_saved_with_the_validation_results(tmp_path):
     util = layer['context_utilisation']['lighting']
     assert util['day']['tokens'] + util['night']['tokens'] == 160
     assert 'mse' in metrics
+
+
+def test_routing_rates_are_logged_every_train_interval_iterations(tmp_path):
+    runner = _runner(tmp_path, [RoutingStatisticsHook(train_interval=3)], max_iters=6)
+    runner.train()
+    hub = runner.message_hub
+    entropy_values, _ = hub.get_scalar('train/moe/moe/routing_entropy').data
+    gap_values, _ = hub.get_scalar('train/moe/moe/gate_gap').data
+    assert len(entropy_values) == 2  # iterations 3 and 6
+    assert all(0.0 < v <= math.log(4) + 1e-6 for v in entropy_values)
+    assert all(0.0 <= v <= 1.0 for v in gap_values)
+    assert hub.get_scalar('train/moe/moe/fallback_rate').current() == 0.0
+
+
+def test_training_rates_are_not_logged_by_default(tmp_path):
+    runner = _runner(tmp_path, [RoutingStatisticsHook()], max_iters=2)
+    runner.train()
+    assert 'train/moe/moe/routing_entropy' not in runner.message_hub.log_scalars
+    with pytest.raises(ValueError, match='train_interval'):
+        RoutingStatisticsHook(train_interval=-1)
 
 
 def test_expert_bias_update_balances_a_collapsed_router():
