@@ -1,10 +1,12 @@
 """nuScenes data for fusion_moe: info files, readers, loading transforms, the dataset class.
 
 Importing this package registers ``FusionNuScenesDataset`` (DATASETS) and the loading
-transforms ``LoadLidarSweeps``, ``LoadCameraImages``, ``LoadRadarSweeps`` and the packing
-transform ``PackFusionInputs`` (TRANSFORMS).
+transforms ``LoadLidarSweeps``, ``LoadCameraImages``, ``LoadRadarSweeps``, the augmentation
+transforms ``BEVRandomFlip3D`` and ``PropagateLidarAugmentation`` and the packing transform
+``PackFusionInputs`` (TRANSFORMS).
 """
 from . import synthetic  # noqa: F401
+from .bev_flip import BEVRandomFlip3D
 from .create_infos import FUSION_INFO_VERSION, create_nuscenes_infos
 from .dataset import FusionNuScenesDataset
 from .errors import SensorFileError
@@ -14,9 +16,11 @@ from .load_cameras import LoadCameraImages
 from .load_lidar import LoadLidarSweeps
 from .load_radar import LoadRadarSweeps
 from .pack import PackFusionInputs
+from .propagate_augmentation import PropagateLidarAugmentation, lidar_augmentation_matrix
 from .radar_file import RADAR_PCD_FIELDS, RadarFilter, read_radar_pcd
 
-__all__ = ['FUSION_INFO_VERSION', 'FusionNuScenesDataset', 'LoadCameraImages',
-           'LoadLidarSweeps', 'LoadRadarSweeps', 'PackFusionInputs', 'RADAR_PCD_FIELDS', 'RadarFilter',
-           'SensorFileError', 'create_nuscenes_infos', 'read_image', 'read_lidar_bin',
+__all__ = ['BEVRandomFlip3D', 'FUSION_INFO_VERSION', 'FusionNuScenesDataset',
+           'LoadCameraImages', 'LoadLidarSweeps', 'LoadRadarSweeps', 'PackFusionInputs',
+           'PropagateLidarAugmentation', 'RADAR_PCD_FIELDS', 'RadarFilter', 'SensorFileError',
+           'create_nuscenes_infos', 'lidar_augmentation_matrix', 'read_image', 'read_lidar_bin',
            'read_radar_pcd']

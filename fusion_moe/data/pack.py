@@ -26,7 +26,8 @@ FUSION_META_KEYS = (
     'token', 'lidar_path', 'num_pts_feats', 'pcd_trans', 'pcd_scale_factor', 'pcd_rotation',
     'pcd_rotation_angle', 'pcd_horizontal_flip', 'pcd_vertical_flip', 'flip',
     'transformation_3d_flow', 'ego2global', 'lidar2ego', 'timestamp', 'num_views',
-    'context', 'modality_present', 'degradations', 'scene_token', 'cameras_present')
+    'context', 'modality_present', 'degradations', 'scene_token', 'cameras_present',
+    'lidar_aug_matrix')
 
 FUSION_KEYS = ('points', 'img', 'radar_points', 'gt_bboxes_3d', 'gt_labels_3d')
 

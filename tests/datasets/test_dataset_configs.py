@@ -40,3 +40,7 @@ def test_config_pipelines_run_on_a_nuscenes_format_set(tiny_root, split):
         boxes = data_sample.gt_instances_3d.bboxes_3d
         assert len(boxes) > 10 and boxes.tensor.shape[1] == 9
         assert (data_sample.gt_instances_3d.labels_3d >= 0).all()
+        # trained under global 3D augmentation, carried to radar and cameras
+        assert data_sample.metainfo['lidar_aug_matrix'].shape == (4, 4)
+    else:
+        assert 'lidar_aug_matrix' not in data_sample.metainfo

@@ -69,3 +69,14 @@ def test_training_augmentation_builds_and_degrades_some_samples(tiny_results):
         sample['sample_idx'] = idx
         degraded += bool(augment(sample)['degradations'])
     assert 0 < degraded < 30
+
+
+def test_degradations_go_before_global_augmentation_in_the_sensor_frame():
+    pipeline = [dict(type='LoadLidarSweeps'), dict(type='LoadAnnotations3D'),
+                dict(type='GlobalRotScaleTrans'), dict(type='BEVRandomFlip3D'),
+                dict(type='PropagateLidarAugmentation'), dict(type='PointsRangeFilter'),
+                dict(type='PackFusionInputs')]
+    out = insert_degradations(pipeline, [dict(type='Fog', severity=3, seed=0)])
+    assert [t['type'] for t in out] == [
+        'LoadLidarSweeps', 'LoadAnnotations3D', 'Fog', 'GlobalRotScaleTrans', 'BEVRandomFlip3D',
+        'PropagateLidarAugmentation', 'PointsRangeFilter', 'PackFusionInputs']

@@ -23,9 +23,20 @@ load_sensors = [
 ]
 pack = dict(type='PackFusionInputs',
             keys=['points', 'img', 'radar_points', 'gt_bboxes_3d', 'gt_labels_3d'])
+# Global 3D augmentation as CenterPoint's nuScenes configs (rotation +-22.5 deg, scale 0.95-1.05,
+# BEV flips), kept consistent across sensors: mmdet3d moves the LiDAR points and boxes,
+# BEVRandomFlip3D flips them without mirroring the surround images, and
+# PropagateLidarAugmentation moves the radar points and the camera projections to match.
+global_augmentation = [
+    dict(type='GlobalRotScaleTrans', rot_range=[-0.3925, 0.3925],
+         scale_ratio_range=[0.95, 1.05], translation_std=[0.0, 0.0, 0.0]),
+    dict(type='BEVRandomFlip3D', flip_ratio_bev_horizontal=0.5, flip_ratio_bev_vertical=0.5),
+    dict(type='PropagateLidarAugmentation'),
+]
 train_pipeline = [
     *load_sensors,
     dict(type='LoadAnnotations3D', with_bbox_3d=True, with_label_3d=True),
+    *global_augmentation,
     dict(type='PointsRangeFilter', point_cloud_range=point_cloud_range),
     dict(type='ObjectRangeFilter', point_cloud_range=point_cloud_range),
     dict(type='ObjectNameFilter', classes=class_names),
