@@ -15,13 +15,12 @@ No model is needed, so results can be re-plotted long after training.
 import json
 from typing import Dict, List, Mapping, Tuple, Union
 
-import matplotlib
+import numpy as np
+# A bare Figure renders to files without pyplot, so importing this module never changes the
+# user's matplotlib backend (e.g. inline plots in a notebook).
+from matplotlib.figure import Figure
 
-matplotlib.use('Agg')  # files only; no display on training machines
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from fusion_moe.structures.context import FACTORS  # noqa: E402
+from fusion_moe.structures.context import FACTORS
 
 SCALARS = ('routing_entropy', 'gate_gap', 'fallback_rate', 'dropped_fraction')
 
@@ -60,8 +59,9 @@ def plot_routing_statistics(stats: Union[str, Mapping], out_path: str) -> Dict[s
     layers = data['layers']
     if not layers:
         raise ValueError('the routing statistics hold no MoE layer to plot')
-    fig, axes = plt.subplots(len(layers), 3, figsize=(14, 3.6 * len(layers)), squeeze=False,
-                             gridspec_kw=dict(width_ratios=[1.0, 1.4, 0.5]))
+    fig = Figure(figsize=(14, 3.6 * len(layers)))
+    axes = fig.subplots(len(layers), 3, squeeze=False,
+                        gridspec_kw=dict(width_ratios=[1.0, 1.4, 0.5]))
     plotted = {}
     for row, (name, summary) in enumerate(sorted(layers.items())):
         load = np.asarray(summary['expert_load'], dtype=np.float64)
@@ -90,5 +90,4 @@ def plot_routing_statistics(stats: Union[str, Mapping], out_path: str) -> Dict[s
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(out_path, dpi=100)
-    plt.close(fig)
     return plotted

@@ -64,6 +64,7 @@ class RoutingStatisticsHook(Hook):
 
     @staticmethod
     def _summed_over_processes(sums: Dict[str, torch.Tensor]) -> dict:
+        """Summary of ``sums`` added over DDP processes (every process must call it)."""
         totals = {}
         for key in sorted(sums):  # same order on every process
             value = sums[key].clone()
