@@ -16,14 +16,16 @@ machine hits all of them alike) and the medians are reported:
   dispatch replaces.
 
 "forward" runs under ``torch.no_grad()``; "forward+backward" is a training step's forward and
-``backward()`` of the output sum. Ratios are moe / dense and einsum / moe from the same run.
+``backward()`` of the output sum. Ratios are moe / dense and einsum / moe from the same run;
+``paired_ratio_quartiles`` adds, per case and mode, the quartiles of the per-round moe / dense
+ratios, to show how much one figure moves on a noisy machine.
 """
 import argparse
 import json
 import math
 import statistics
 import time
-from typing import Callable, Dict
+from typing import Callable, Dict, List, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -96,8 +98,14 @@ def _time_forward_backward(fn: Callable[[], Tensor]) -> float:
 
 
 def run_case(tokens: int, channels: int, hidden: int, experts: int, top_k: int,
-             repeats: int, warmup: int = 2, with_einsum: bool = True) -> Dict[str, float]:
-    """Median seconds per implementation and mode, measured alternately in one run."""
+             repeats: int, warmup: int = 2, with_einsum: bool = True
+             ) -> Tuple[Dict[str, float], Dict[str, List[float]]]:
+    """Median seconds per implementation and mode, measured alternately in one run, and the
+    quartiles ``[q1, median, q3]`` of the per-round moe / dense ratios per mode (a round's
+    timings are seconds apart, so slow drift of a shared machine cancels in each ratio; the
+    spread shows how far a single figure can be trusted)."""
+    if repeats < 2:
+        raise ValueError(f'--repeats must be >= 2 for quartiles, got {repeats}')
     torch.manual_seed(0)
     x = torch.randn(tokens, channels, requires_grad=True)
     moe = MoELayer(channels, hidden, experts, router=dict(type='TopKRouter', top_k=top_k))
@@ -117,7 +125,15 @@ def run_case(tokens: int, channels: int, hidden: int, experts: int, top_k: int,
             if r >= warmup:
                 times[f'{name}_fwd'].append(t_fwd)
                 times[f'{name}_fwd_bwd'].append(t_fwd_bwd)
-    return {key: statistics.median(v) for key, v in times.items()}
+    medians = {key: statistics.median(v) for key, v in times.items()}
+    quartiles = {mode: statistics.quantiles(
+        [m / d for m, d in zip(times[f'moe_{mode}'], times[f'dense_{mode}'])], n=4)
+        for mode in ('fwd', 'fwd_bwd')}
+    return medians, quartiles
+
+
+def _quartiles(q: List[float]) -> str:
+    return f'{q[1]:.3f} [{q[0]:.3f}, {q[2]:.3f}]'
 
 
 def main() -> None:
@@ -130,18 +146,21 @@ def main() -> None:
     torch.set_num_threads(1)
 
     if args.only:
-        med = run_case(**CASES[args.only], repeats=args.repeats,
-                       with_einsum=args.only == 'large')
+        med, quartiles = run_case(**CASES[args.only], repeats=args.repeats,
+                                  with_einsum=args.only == 'large')
         for key, value in med.items():
             print(f'{args.only:<6} {key:<16} {1e3 * value:9.1f} ms')
         print(f"moe/dense fwd {med['moe_fwd'] / med['dense_fwd']:.3f}  "
               f"fwd+bwd {med['moe_fwd_bwd'] / med['dense_fwd_bwd']:.3f}")
+        print('per-round moe/dense quartiles  fwd ' + _quartiles(quartiles['fwd'])
+              + '  fwd+bwd ' + _quartiles(quartiles['fwd_bwd']))
         return
-    results = {}
+    results, quartiles = {}, {}
     for case, shape in CASES.items():
         # The small case is ~25x cheaper: take 3x the samples so its median is as stable.
         repeats = args.repeats if case == 'large' else 3 * args.repeats
-        results[case] = run_case(**shape, repeats=repeats, with_einsum=(case == 'large'))
+        results[case], quartiles[case] = run_case(**shape, repeats=repeats,
+                                                  with_einsum=(case == 'large'))
     large, small = results['large'], results['small']
     figures = {
         'threads': torch.get_num_threads(),
@@ -154,6 +173,7 @@ def main() -> None:
         'fwd_speedup_vs_einsum': large['einsum_fwd'] / large['moe_fwd'],
         'small_fwd_ratio_vs_dense': small['moe_fwd'] / small['dense_fwd'],
         'small_fwd_bwd_ratio_vs_dense': small['moe_fwd_bwd'] / small['dense_fwd_bwd'],
+        'paired_ratio_quartiles': quartiles,
         'targets': {'fwd_bwd_ratio_vs_dense': '<= 1.10', 'speedup_vs_einsum': '>= 4',
                     'small_fwd_bwd_ratio_vs_dense': '<= 1.3'},
     }
@@ -168,6 +188,9 @@ def main() -> None:
                 'fwd_speedup_vs_einsum', 'small_fwd_ratio_vs_dense',
                 'small_fwd_bwd_ratio_vs_dense'):
         print(f'{key:<30} {figures[key]:.3f}')
+    for case in CASES:
+        print(f'{case:<6} per-round moe/dense quartiles  fwd {_quartiles(quartiles[case]["fwd"])}'
+              f'  fwd+bwd {_quartiles(quartiles[case]["fwd_bwd"])}')
     if args.json:
         with open(args.json, 'w') as f:
             json.dump(figures, f, indent=2)
