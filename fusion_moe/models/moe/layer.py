@@ -14,6 +14,7 @@
 Shapes: see router.py. Frames and units do not apply: the layer is agnostic to what tokens mean.
 """
 import copy
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple
@@ -54,8 +55,9 @@ class MoERecord:
             non-zero-weighted ones), to be added to the detector's loss dict.
         fallback_mask: (T,) bool tokens sent to the generalist (None without fallback).
         context_ids: per-sample context ids the bias used (estimated ones in estimated mode).
-        stats_fn: computes the additive statistics sums (see stats.py) from detached tensors
-            of this pass; :attr:`stats` calls it once, on first access.
+        stats_fn: returns the additive statistics sums (see stats.py) of this pass, computed
+            from detached tensors on its first call and cached (shared with the layer's
+            ``last_stats``).
     """
     experts: Optional[Tensor]
     gates: Optional[Tensor]
@@ -65,7 +67,6 @@ class MoERecord:
     fallback_mask: Optional[Tensor] = None
     context_ids: Dict[str, Tensor] = field(default_factory=dict)
     stats_fn: Optional[Callable[[], Dict[str, Tensor]]] = field(default=None, repr=False)
-    _stats: Optional[Dict[str, Tensor]] = field(default=None, init=False, repr=False)
 
     @property
     def stats(self) -> Dict[str, Tensor]:
@@ -74,9 +75,7 @@ class MoERecord:
         Computed on first access, not in every forward: training steps that nobody inspects
         do not pay for them (entropy, gate gap, bincounts, host copies).
         """
-        if self._stats is None:
-            self._stats = self.stats_fn() if self.stats_fn is not None else {}
-        return self._stats
+        return self.stats_fn() if self.stats_fn is not None else {}
 
     def summary(self) -> dict:
         """JSON-ready statistics (per-expert load, entropy, gate gap, fallback, dropped)."""
@@ -467,14 +466,10 @@ class MoELayer(nn.Module):
                       fallback_T if any_fallback else None, num_dropped, load_E, sample_ids,
                       context_ids or ctx_used)
 
-        computed: Dict[str, Dict[str, Tensor]] = {}
-
-        def stats_fn() -> Dict[str, Tensor]:  # computed once, shared by record and layer
-            if 'sums' not in computed:
-                gap = gap_T if gap_T is not None else self._gate_gap(detached)
-                computed['sums'] = routing_statistics_sums(detached.probs, detached.experts,
-                                                           gap, *stats_args)
-            return computed['sums']
+        @functools.cache  # computed once, shared by the record and the layer
+        def stats_fn() -> Dict[str, Tensor]:
+            gap = gap_T if gap_T is not None else self._gate_gap(detached)
+            return routing_statistics_sums(detached.probs, detached.experts, gap, *stats_args)
 
         record = MoERecord(experts=routing.experts, gates=routing.gates, probs=routing.probs,
                            logits=logits_TL, aux_losses=aux_losses, fallback_mask=fallback_T,
