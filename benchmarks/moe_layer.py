@@ -15,6 +15,9 @@ machine hits all of them alike) and the medians are reported:
   one-hot (G, S, E, C) dispatch/combine tensors and einsums); the reference the sorted
   dispatch replaces.
 
+Each case starts with the C allocator settled (see ``settle_allocator``), so a case timed on its
+own (``--only``) measures what it measures after another case.
+
 "forward" runs under ``torch.no_grad()``; "forward+backward" is a training step's forward and
 ``backward()`` of the output sum. Ratios are moe / dense and einsum / moe from the same run;
 ``paired_ratio_quartiles`` adds, per case and mode, the quartiles of the per-round moe / dense
@@ -97,6 +100,22 @@ def _time_forward_backward(fn: Callable[[], Tensor]) -> float:
     return time.perf_counter() - start
 
 
+def settle_allocator() -> None:
+    """Put the C allocator in a training loop's steady state before a case is timed.
+
+    glibc's malloc maps blocks above its mmap threshold (128 kB at start) fresh on every
+    allocation and page-faults them in; freeing one such block raises the threshold to its size
+    (up to 32 MB), after which multi-MB tensors are reused from the heap. A training process gets
+    there after its first step. Without this, a case timed first in a fresh process (e.g.
+    ``--only small``) charges both implementations page faults that the same case timed after
+    another one does not: the small dense FFN took 15 ms per forward+backward cold and 10.7 ms
+    settled, the MoE 17.2 and 16.4 ms (2026-12-02). Harmless with other allocators.
+    """
+    block = torch.empty(4 * 1024 * 1024)  # 16 MB: below the 32 MB cap, so it sets the threshold
+    block.fill_(0.0)
+    del block
+
+
 def run_case(tokens: int, channels: int, hidden: int, experts: int, top_k: int,
              repeats: int, warmup: int = 2, with_einsum: bool = True
              ) -> Tuple[Dict[str, float], Dict[str, List[float]]]:
@@ -106,6 +125,7 @@ def run_case(tokens: int, channels: int, hidden: int, experts: int, top_k: int,
     spread shows how far a single figure can be trusted)."""
     if repeats < 2:
         raise ValueError(f'--repeats must be >= 2 for quartiles, got {repeats}')
+    settle_allocator()
     torch.manual_seed(0)
     x = torch.randn(tokens, channels, requires_grad=True)
     moe = MoELayer(channels, hidden, experts, router=dict(type='TopKRouter', top_k=top_k))

@@ -10,6 +10,10 @@ Gather and scatter are two custom autograd functions whose backward passes are g
 (the inverse permutation), never an ``index_add`` over D-wide rows; the combine is a
 reshape to (T, K, D) and a gate-weighted sum over K, so no (T, E, C) one-hot tensor is built and
 the result does not depend on thread scheduling.
+
+On CPU (float32 / float64) the sort is one counting sort and the combine, its backward and the
+K>1 dispatch backward are single fused loops (cpu_kernels.py); other devices and dtypes run the
+same steps as PyTorch ops.
 """
 import math
 from dataclasses import dataclass
@@ -18,6 +22,9 @@ from typing import Callable, List, Optional
 import numpy as np
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from . import cpu_kernels
 
 
 @dataclass
@@ -96,6 +103,20 @@ def plan_dispatch(experts_TK: Tensor, gates_TK: Tensor, num_experts: int,
         # Invalid assignments get the sentinel id E, which sorts after every real expert.
         flat_A = torch.where(valid_T.repeat_interleave(top_k), flat_A,
                              torch.full_like(flat_A, num_experts))
+    if capacity_factor is None and device.type == 'cpu' and cpu_kernels.ENABLED:
+        # One stable counting sort (cpu_kernels.counting_sort) gives counts, order and inverse.
+        counts_all = torch.empty(num_experts + 1, dtype=torch.long)
+        order_all = torch.empty(num_assign, dtype=torch.long)
+        inverse_A = torch.empty(num_assign, dtype=torch.long)
+        cpu_kernels.counting_sort(flat_A.contiguous().numpy(), num_experts, counts_all.numpy(),
+                                  order_all.numpy(), inverse_A.numpy())
+        num_valid = num_assign - int(counts_all[num_experts])
+        order_S = order_all[:num_valid]
+        return DispatchPlan(order_S=order_S,
+                            token_index_S=order_S if top_k == 1 else order_S // top_k,
+                            inverse_A=inverse_A, counts=counts_all[:num_experts].tolist(),
+                            num_tokens=num_tokens, top_k=top_k, num_valid_assignments=num_valid,
+                            num_dropped=0)
     counts_all = torch.bincount(flat_A, minlength=num_experts + 1)
     num_valid = num_assign - int(counts_all[num_experts])
     counts_E = counts_all[:num_experts]
@@ -131,7 +152,7 @@ def plan_dispatch(experts_TK: Tensor, gates_TK: Tensor, num_experts: int,
                         num_valid_assignments=num_valid, num_dropped=num_dropped)
 
 
-def _gather_rows_padded(rows_SD: Tensor, index: Tensor, num_kept: int) -> Tensor:
+def _gather_rows_or_zero(rows_SD: Tensor, index: Tensor, num_kept: int) -> Tensor:
     """``rows_SD[index]`` where index == S selects a zero row (dropped / invalid).
 
     ``index`` is an inverse permutation padded with S; when nothing was dropped (S == A) it
@@ -156,10 +177,17 @@ class _DispatchTokens(torch.autograd.Function):
         return x_TD.index_select(0, token_index_S)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_SD: Tensor):
         (inverse_A,) = ctx.saved_tensors
+        if cpu_kernels.usable(grad_SD) and (ctx.top_k > 1
+                                            or int(inverse_A.shape[0]) != ctx.num_kept):
+            grad_TD = grad_SD.new_empty(inverse_A.shape[0] // ctx.top_k, grad_SD.shape[1])
+            cpu_kernels.gather_rows_sum_k(grad_SD.contiguous().numpy(),
+                                          inverse_A.view(-1, ctx.top_k).numpy(), grad_TD.numpy())
+            return grad_TD, None, None, None
         if ctx.top_k == 1:
-            return _gather_rows_padded(grad_SD, inverse_A, ctx.num_kept), None, None, None
+            return _gather_rows_or_zero(grad_SD, inverse_A, ctx.num_kept), None, None, None
         # Sum over the K copies of each token: K gathers of (T, D), accumulated in place.
         if int(inverse_A.shape[0]) != ctx.num_kept:
             grad_SD = torch.cat([grad_SD, grad_SD.new_zeros(1, grad_SD.shape[1])])
@@ -185,6 +213,12 @@ class _CombineRows(torch.autograd.Function):
                 inverse_A: Tensor) -> Tensor:
         top_k = gates_TK.shape[1]
         num_kept = int(order_S.shape[0])
+        ctx.save_for_backward(y_SD, gates_TK, token_index_S, order_S, inverse_A)
+        if cpu_kernels.usable(y_SD, gates_TK):
+            out_TD = y_SD.new_empty(gates_TK.shape[0], y_SD.shape[1])
+            cpu_kernels.combine_rows(y_SD.numpy(), gates_TK.numpy(),
+                                     inverse_A.view(-1, top_k).numpy(), out_TD.numpy())
+            return out_TD
         rows_SD = y_SD
         if int(inverse_A.shape[0]) != num_kept:
             rows_SD = torch.cat([y_SD, y_SD.new_zeros(1, y_SD.shape[1])])
@@ -193,15 +227,22 @@ class _CombineRows(torch.autograd.Function):
         for k in range(1, top_k):
             out_TD.addcmul_(rows_SD.index_select(0, inverse_TK[:, k].contiguous()),
                             gates_TK[:, k:k + 1])
-        ctx.save_for_backward(y_SD, gates_TK, token_index_S, order_S)
         return out_TD
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_TD: Tensor):
-        y_SD, gates_TK, token_index_S, order_S = ctx.saved_tensors
+        y_SD, gates_TK, token_index_S, order_S, inverse_A = ctx.saved_tensors
         grad_y_SD = grad_gates = None
         if not (ctx.needs_input_grad[0] or ctx.needs_input_grad[1]):
             return None, None, None, None, None
+        if cpu_kernels.usable(grad_TD, y_SD, gates_TK):
+            grad_y_SD, grad_gates = torch.empty_like(y_SD), torch.empty_like(gates_TK)
+            cpu_kernels.combine_rows_backward(
+                grad_TD.contiguous().numpy(), y_SD.numpy(), gates_TK.numpy(),
+                inverse_A.view(-1, gates_TK.shape[1]).numpy(), grad_y_SD.numpy(),
+                grad_gates.numpy())
+            return grad_y_SD, grad_gates, None, None, None
         # Row gathers from an expanded / strided gradient (e.g. of ``out.sum()``) are several
         # times slower than one contiguous copy plus a gather.
         grad_rows_SD = grad_TD.contiguous().index_select(0, token_index_S)

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fusion_moe.registry import MODELS
-from .small_rows import softmax_logsumexp_rows, topk_rows
+from .small_rows import softmax_logsumexp_rows, softmax_top_k_rows, topk_rows
 
 ROUTING_KINDS = ('token_choice', 'expert_choice', 'soft')
 
@@ -153,11 +153,12 @@ class TokenChoiceRouter(BaseRouter):
         are selected, never the gate values. ``valid_T`` and ``sample_ids_T`` are not needed by
         token choice (invalid tokens are dropped by the dispatcher).
         """
-        probs_TE, logsumexp_T = softmax_logsumexp_rows(logits_TL)
         if selection_bias_E is None:
+            probs_TE, logsumexp_T, gates_TK, experts_TK = softmax_top_k_rows(logits_TL,
+                                                                             self.top_k)
             scores_TE = probs_TE
-            gates_TK, experts_TK = topk_rows(probs_TE, self.top_k)
         else:
+            probs_TE, logsumexp_T = softmax_logsumexp_rows(logits_TL)
             scores_TE = probs_TE + selection_bias_E.to(probs_TE.dtype)
             experts_TK = topk_rows(scores_TE.detach(), self.top_k)[1]
             gates_TK = probs_TE.gather(1, experts_TK)

@@ -10,6 +10,9 @@ from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from . import cpu_kernels
 
 
 class _SoftmaxRows(torch.autograd.Function):
@@ -89,3 +92,61 @@ def topk_rows(scores_TE: Tensor, k: int) -> Tuple[Tensor, Tensor]:
     indices_TK = indices[0][:, None] if k == 1 else torch.stack(indices, dim=-1)
     # Gather (not stack of max values) so gradients flow to the chosen entries as with topk.
     return scores_TE.gather(-1, indices_TK), indices_TK
+
+
+class _SoftmaxTopKRows(torch.autograd.Function):
+    """softmax, logsumexp and the top-k probabilities of short rows from two fused CPU loops
+    around one vectorised ``exp_`` (cpu_kernels.shift_rows_top_k, normalize_rows_gather);
+    outputs ``(probs_TE, lse_T, gates_TK, experts_TK)``."""
+
+    @staticmethod
+    def forward(ctx, logits_TE: Tensor, top_k: int):
+        num_tokens = logits_TE.shape[0]
+        probs_TE = torch.empty_like(logits_TE, memory_format=torch.contiguous_format)
+        peak_T = logits_TE.new_empty(num_tokens)
+        experts_TK = torch.empty(num_tokens, top_k, dtype=torch.long)
+        cpu_kernels.shift_rows_top_k(logits_TE.numpy(), top_k, probs_TE.numpy(),
+                                     peak_T.numpy(), experts_TK.numpy())
+        probs_TE.exp_()
+        total_T = logits_TE.new_empty(num_tokens)
+        gates_TK = logits_TE.new_empty(num_tokens, top_k)
+        cpu_kernels.normalize_rows_gather(probs_TE.numpy(), experts_TK.numpy(), total_T.numpy(),
+                                          gates_TK.numpy())
+        lse_T = peak_T.add_(total_T.log_())
+        ctx.save_for_backward(probs_TE, experts_TK)
+        ctx.mark_non_differentiable(experts_TK)
+        return probs_TE, lse_T, gates_TK, experts_TK
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_probs_TE, grad_lse_T, grad_gates_TK, _grad_experts):
+        probs_TE, experts_TK = ctx.saved_tensors
+
+        def as_array(grad, ndim):  # absent gradients: an empty array and a False flag
+            if grad is None:
+                return probs_TE.new_empty((0,) * ndim).numpy(), False
+            return grad.to(probs_TE.dtype).numpy(), True
+
+        grad_logits_TE = torch.empty_like(probs_TE)
+        cpu_kernels.softmax_top_k_backward(probs_TE.numpy(), experts_TK.numpy(),
+                                           *as_array(grad_probs_TE, 2),
+                                           *as_array(grad_lse_T, 1),
+                                           *as_array(grad_gates_TK, 2), grad_logits_TE.numpy())
+        return grad_logits_TE, None
+
+
+def softmax_top_k_rows(logits_TE: Tensor, k: int) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``probs = softmax(logits)``, ``lse = logsumexp(logits)`` and ``gates, experts =
+    topk(probs, k)`` over the last dim, for short rows: (T, E) -> (T, E), (T,), (T, K), (T, K).
+
+    On CPU float32/float64 (``cpu_kernels.usable``) two fused loops around one ``exp_``
+    forward and one loop backward; elsewhere the composite ops above. Both give the same values
+    and gradients (ties go to the lower expert id).
+    """
+    if not 1 <= k <= logits_TE.shape[1]:
+        raise ValueError(f'k={k} must be in [1, {logits_TE.shape[1]}] (experts per row)')
+    if cpu_kernels.usable(logits_TE):
+        return _SoftmaxTopKRows.apply(logits_TE, k)
+    probs_TE, lse_T = softmax_logsumexp_rows(logits_TE)
+    gates_TK, experts_TK = topk_rows(probs_TE, k)
+    return probs_TE, lse_T, gates_TK, experts_TK
