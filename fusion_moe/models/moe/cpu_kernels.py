@@ -46,8 +46,8 @@ def shift_rows_top_k(logits_TE, top_k, shifted_TE, peak_T, experts_TK):
     PyTorch's vectorised ``exp_``: scalar ``exp`` calls here would cost 3x the whole loop).
 
     Per row: ``peak = max(logits)``, ``shifted = logits - peak`` and the top-k experts by logit
-    (descending; ties go to the lower expert id, as ``torch.max`` and ``torch.topk`` on CPU do).
-    Softmax is monotonic, so these are the top-k of the probabilities.
+    (descending; ties go to the lower expert id, as ``torch.max`` does). Softmax is monotonic,
+    so these are the top-k of the probabilities (up to probabilities that round to equal).
     """
     num_tokens, num_experts = logits_TE.shape
     for t in range(num_tokens):
@@ -210,5 +210,3 @@ def combine_rows_backward(grad_TD, rows_SD, gates_TK, inverse_TK, grad_rows_SD, 
                 dot += g * rows_SD[s, d]
                 grad_rows_SD[s, d] = gate * g
             grad_gates_TK[t, k] = dot
-
-
