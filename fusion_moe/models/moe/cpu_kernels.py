@@ -12,10 +12,12 @@ writes into arrays the caller allocated, so the caller owns dtypes and devices; 
 :func:`usable` first. Index arrays are int64. Shapes: see router.py (``T`` tokens, ``E``
 experts, ``K`` per token, ``D`` channels, ``A = T*K`` assignments, ``S`` kept rows).
 """
+import logging
 import os
 
 import numpy as np
 import torch
+from mmengine.logging import print_log
 from numba import njit
 
 # FUSION_MOE_NUMBA=0 turns the loops off (every caller then takes its PyTorch-op path), e.g. to
@@ -31,13 +33,27 @@ def usable(*tensors: torch.Tensor) -> bool:
             and all(t.device.type == 'cpu' and t.dtype == dtype for t in tensors))
 
 
-# cache=True: compiled once per machine into __pycache__ (or numba's user cache directory when
-# the package is read-only); later processes load the machine code in milliseconds.
-_jit = njit(cache=True, nogil=True, boundscheck=False)
+def compile_cached(**options):
+    """``numba.njit(**options)`` with an on-disk cache: compiled once per machine into
+    ``__pycache__`` (or numba's user cache directory when the package is read-only), loaded in
+    milliseconds by later processes. Where no cache location is writable, numba refuses
+    ``cache=True`` at import; the loops are then compiled in memory in every process, and the
+    fallback is logged."""
+    def decorate(fn):
+        try:
+            return njit(cache=True, **options)(fn)
+        except RuntimeError as error:  # 'cannot cache function ...: no locator available ...'
+            print_log(f'{error}; compiling {fn.__name__} in memory in each process',
+                      logger='current', level=logging.WARNING)
+            return njit(**options)(fn)
+    return decorate
+
+
+_jit = compile_cached(nogil=True, boundscheck=False)
 # Reductions (dot products) may be reassociated, so that LLVM vectorises them, as BLAS does.
 # NaN and inf keep their IEEE meaning (no 'nnan' / 'ninf').
-_jit_reassoc = njit(cache=True, nogil=True, boundscheck=False,
-                    fastmath={'reassoc', 'contract', 'nsz'})
+_jit_reassoc = compile_cached(nogil=True, boundscheck=False,
+                              fastmath={'reassoc', 'contract', 'nsz'})
 
 
 @_jit

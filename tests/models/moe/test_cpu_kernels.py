@@ -126,3 +126,22 @@ def test_moe_layer_trains_the_same_with_and_without_the_loops(torch_ops_path):
     reference, fused = _both_paths(train, torch_ops_path)
     for ref, out in zip(reference, fused):
         torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_loops_compile_in_memory_with_a_logged_warning_where_no_cache_is_writable(monkeypatch):
+    import numba.core.dispatcher
+
+    def no_locator(self):  # what numba raises when neither __pycache__ nor home is writable
+        raise RuntimeError(f'cannot cache function {self.py_func.__name__!r}: no locator '
+                           'available for file')
+
+    monkeypatch.setattr(numba.core.dispatcher.Dispatcher, 'enable_caching', no_locator)
+    messages = []
+    monkeypatch.setattr(cpu_kernels, 'print_log', lambda msg, **kw: messages.append(msg))
+
+    @cpu_kernels.compile_cached(nogil=True)
+    def add_one(values):
+        return values + 1
+
+    assert add_one(41) == 42
+    assert len(messages) == 1 and 'add_one' in messages[0] and 'no locator' in messages[0]
