@@ -171,6 +171,7 @@ class MoELayer(nn.Module):
 
         self.register_buffer('group_mask_ME', self._build_group_mask(expert_groups),
                              persistent=False)
+        self._has_expert_groups = not bool(self.group_mask_ME.all())  # fixed at construction
         self.shared_experts = (DenseFFN(in_channels, hidden_channels * num_shared_experts,
                                         self.out_channels, activation)
                                if num_shared_experts > 0 else None)
@@ -402,13 +403,13 @@ class MoELayer(nn.Module):
                 x_TD, modality_ids, sample_ids, num_samples, context_ids, valid_T)
             logits_TL = logits_TL + self._per_slot(bias_TE)
             aux_raw.update({k.replace('loss_', ''): v for k, v in ctx_losses.items()})
-        if not bool(self.group_mask_ME.all()):
+        if self._has_expert_groups:
             allowed_TL = self._per_slot(self.group_mask_ME[modality_ids])
             logits_TL = logits_TL.masked_fill(~allowed_TL, _MASKED_LOGIT)
 
         router = self.routers[0]
         selection_bias = self.expert_bias if self.use_expert_bias else None
-        all_valid = bool(valid_T.all())
+        all_valid = valid_mask is None or bool(valid_T.all())
         routing = router.route(logits_TL, sample_ids, None if all_valid else valid_T,
                                selection_bias)
         use_fallback = self.fallback_threshold is not None and (
@@ -437,7 +438,10 @@ class MoELayer(nn.Module):
             y_TD = y_TD * valid_T[:, None].to(y_TD.dtype)
 
         loss_fns = {
-            'balance': lambda: load_balance_loss(routing.probs, routing.experts, routed_mask),
+            # Token choice without drops: the plan's per-expert counts are the assignments.
+            'balance': lambda: load_balance_loss(
+                routing.probs, routing.experts, routed_mask,
+                load_E if routing.kind == 'token_choice' and num_dropped == 0 else None),
             'z': lambda: (routing.logsumexp.square().mean()
                           if routed_mask is None and routing.logsumexp is not None
                           and routing.logits is logits_TL and num_tokens > 0

@@ -23,22 +23,27 @@ def _valid_rows(t: Tensor, valid_T: Optional[Tensor]) -> Tensor:
 
 
 def load_balance_loss(probs_TE: Tensor, experts_TK: Tensor,
-                      valid_T: Optional[Tensor] = None) -> Tensor:
+                      valid_T: Optional[Tensor] = None,
+                      counts_E: Optional[Tensor] = None) -> Tensor:
     """Switch load-balancing loss ``E * sum_e f_e * P_e``.
 
     Args:
         probs_TE: (T, E) router probabilities.
         experts_TK: (T, K) chosen experts; entries < 0 (not chosen, expert choice) are ignored.
         valid_T: (T,) bool, tokens to count; None = all.
+        counts_E: (E,) assignments per expert over the valid tokens when the caller has them
+            already (the dispatch plan's counts); None = counted here from ``experts_TK``.
     Returns:
         Scalar float32. ``f_e`` is the fraction of assignments to expert e (no gradient),
         ``P_e`` the mean probability of e; both over valid tokens. 0 if there are none.
     """
     probs_TE = _valid_rows(probs_TE.float(), valid_T)
-    experts_A = _valid_rows(experts_TK, valid_T).reshape(-1)
     num_experts = probs_TE.shape[1]
-    # Shift by one so that -1 (not chosen) lands in bin 0 and is dropped, without a mask copy.
-    counts_E = torch.bincount(experts_A + 1, minlength=num_experts + 1)[1:].float()
+    if counts_E is None:
+        experts_A = _valid_rows(experts_TK, valid_T).reshape(-1)
+        # Shift by one so that -1 (not chosen) lands in bin 0 and is dropped, without a mask copy.
+        counts_E = torch.bincount(experts_A + 1, minlength=num_experts + 1)[1:]
+    counts_E = counts_E.to(probs_TE)
     total = counts_E.sum()
     if probs_TE.shape[0] == 0 or float(total) == 0:
         return probs_TE.sum() * 0.0

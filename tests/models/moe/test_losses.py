@@ -40,6 +40,25 @@ def test_balance_loss_counts_valid_tokens_only():
     assert float(load_balance_loss(torch.full((2, 2), 0.5), ec)) == pytest.approx(1.0)
 
 
+def test_layer_balance_loss_from_the_plan_counts_equals_counting_the_record():
+    """The layer passes the dispatch plan's counts instead of counting again; the loss is the
+    one recomputed from the record's experts, with invalid and fallback tokens left out."""
+    torch.manual_seed(0)
+    layer = MoELayer(8, 16, 4, router=dict(type='TopKRouter', top_k=2, init_std=1.0),
+                     aux_loss_weights=dict(balance=1.0), generalist_hidden_channels=16,
+                     fallback_threshold=0.05, fallback_in_training=True)
+    x, valid = torch.randn(40, 8), torch.rand(40) > 0.2
+    _, record = layer(x, valid_mask=valid)
+    routed = valid & ~record.fallback_mask
+    assert 0 < int(record.fallback_mask.sum()) and int(routed.sum()) < 40
+    expected = load_balance_loss(record.probs, record.experts, routed)
+    torch.testing.assert_close(record.aux_losses['loss_moe_balance'], expected)
+    assert abs(float(expected.detach()) - 1.0) > 0.01  # uneven routing: the counts matter
+    counts = torch.bincount(record.experts[routed].reshape(-1), minlength=4)
+    torch.testing.assert_close(load_balance_loss(record.probs, record.experts, routed, counts),
+                               expected)
+
+
 def test_balance_loss_gradient_pushes_probability_away_from_the_overloaded_expert():
     logits = torch.zeros(4, 2, requires_grad=True)
     experts = torch.tensor([[0], [0], [0], [1]])
