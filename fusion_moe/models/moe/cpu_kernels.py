@@ -156,31 +156,11 @@ def counting_sort(expert_ids_A, num_experts, counts_E1, order_A, inverse_A):
 
 
 @_jit
-def gather_rows_sum_k(rows_SD, inverse_TK, out_TD):
-    """``out[t] = sum_k rows[inverse[t, k]]``; rows with index >= S count 0."""
-    num_rows, channels = rows_SD.shape
-    num_tokens, top_k = inverse_TK.shape
-    for t in range(num_tokens):
-        written = False
-        for k in range(top_k):
-            s = inverse_TK[t, k]
-            if s >= num_rows:
-                continue
-            if written:
-                for d in range(channels):
-                    out_TD[t, d] += rows_SD[s, d]
-            else:
-                for d in range(channels):
-                    out_TD[t, d] = rows_SD[s, d]
-                written = True
-        if not written:
-            for d in range(channels):
-                out_TD[t, d] = 0.0
-
-
-@_jit
 def combine_rows(rows_SD, gates_TK, inverse_TK, out_TD):
-    """``out[t] = sum_k gate[t, k] * rows[inverse[t, k]]``; rows with index >= S count 0."""
+    """``out[t] = sum_k gate[t, k] * rows[inverse[t, k]]``; rows with index >= S count 0.
+
+    With all gates 1 it is the K>1 dispatch backward (the sum of each token's K row gradients).
+    """
     num_rows, channels = rows_SD.shape
     num_tokens, top_k = inverse_TK.shape
     for t in range(num_tokens):

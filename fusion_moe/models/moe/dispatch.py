@@ -182,9 +182,11 @@ class _DispatchTokens(torch.autograd.Function):
         (inverse_A,) = ctx.saved_tensors
         if cpu_kernels.usable(grad_SD) and (ctx.top_k > 1
                                             or int(inverse_A.shape[0]) != ctx.num_kept):
-            grad_TD = grad_SD.new_empty(inverse_A.shape[0] // ctx.top_k, grad_SD.shape[1])
-            cpu_kernels.gather_rows_sum_k(grad_SD.contiguous().numpy(),
-                                          inverse_A.view(-1, ctx.top_k).numpy(), grad_TD.numpy())
+            inverse_TK = inverse_A.view(-1, ctx.top_k)
+            grad_TD = grad_SD.new_empty(inverse_TK.shape[0], grad_SD.shape[1])
+            cpu_kernels.combine_rows(grad_SD.contiguous().numpy(),
+                                     grad_SD.new_ones(inverse_TK.shape).numpy(),
+                                     inverse_TK.numpy(), grad_TD.numpy())
             return grad_TD, None, None, None
         if ctx.top_k == 1:
             return _gather_rows_or_zero(grad_SD, inverse_A, ctx.num_kept), None, None, None
