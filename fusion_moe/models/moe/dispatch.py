@@ -110,11 +110,12 @@ def plan_dispatch(experts_TK: Tensor, gates_TK: Tensor, num_experts: int,
         inverse_A = torch.empty(num_assign, dtype=torch.long)
         cpu_kernels.counting_sort(flat_A.contiguous().numpy(), num_experts, counts_all.numpy(),
                                   order_all.numpy(), inverse_A.numpy())
-        num_valid = num_assign - int(counts_all[num_experts])
+        counts = counts_all.tolist()  # one host copy for the counts and the undispatched ones
+        num_valid = num_assign - counts[num_experts]
         order_S = order_all[:num_valid]
         return DispatchPlan(order_S=order_S,
                             token_index_S=order_S if top_k == 1 else order_S // top_k,
-                            inverse_A=inverse_A, counts=counts_all[:num_experts].tolist(),
+                            inverse_A=inverse_A, counts=counts[:num_experts],
                             num_tokens=num_tokens, top_k=top_k, num_valid_assignments=num_valid,
                             num_dropped=0)
     counts_all = torch.bincount(flat_A, minlength=num_experts + 1)
