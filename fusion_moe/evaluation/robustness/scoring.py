@@ -1,0 +1,44 @@
+"""Step 5 of the benchmark: robustness scores of a results object (and of its baseline).
+
+Separate from the orchestrator so that a ``results.json`` can be re-scored against another
+baseline without the model: ``score_results(RobustnessResults.deserialize(...), baseline)``.
+"""
+from typing import Dict, Optional
+
+from .algo import robustness_scores
+from .data_classes import METRIC_KEYS, RobustnessResults
+
+
+def baseline_entry(baseline: RobustnessResults, path: str) -> dict:
+    """What a results file keeps of its baseline: enough to re-plot and re-score it alone."""
+    return {'path': path, 'model': baseline.model.serialize(),
+            'suite': {'name': baseline.suite.get('name'),
+                      'version': baseline.suite.get('version')},
+            'metrics': {metric: {name: cond.metric(metric)
+                                 for name, cond in baseline.conditions.items()}
+                        for metric in METRIC_KEYS}}
+
+
+def baseline_table(entry: dict, metric: str, results: RobustnessResults
+                   ) -> Dict[str, Dict[int, float]]:
+    """``{corruption: {severity: value}}`` of the baseline, for the results' corruption
+    conditions that the baseline also ran (matched by condition name)."""
+    values = entry['metrics'][metric]
+    table: Dict[str, Dict[int, float]] = {}
+    for name, cond in results.conditions.items():
+        if cond.kind == 'corruption' and name in values:
+            table.setdefault(cond.corruption, {})[int(cond.severity)] = float(values[name])
+    return table
+
+
+def score_results(results: RobustnessResults, baseline: Optional[dict] = None) -> dict:
+    """``{metric: {suite: scores}}`` for NDS and mAP (see ``algo.robustness_scores``)."""
+    if 'clean' not in results.conditions:
+        raise KeyError('results have no clean condition: robustness scores are relative to it')
+    scores = {}
+    for metric in METRIC_KEYS:
+        table = results.corruption_table(metric)
+        base = baseline_table(baseline, metric, results) if baseline is not None else None
+        scores[metric] = robustness_scores(table, results.conditions['clean'].metric(metric),
+                                           base)
+    return scores

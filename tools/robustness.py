@@ -1,0 +1,98 @@
+"""Robustness benchmark: clean + corruption x severity (+ real day/night/rain subsets), scored
+with the nuScenes devkit, with the suites' robustness scores and the routing analysis.
+
+    python tools/robustness.py CONFIG CHECKPOINT --work-dir DIR [--suite default|multicorrupt]
+        [--corruptions fog night ...] [--severities 1 3 5] [--baseline OTHER/results.json]
+        [--context-mode off|oracle|estimated] [--seed 0] [--no-subsets] [--cfg-options ...]
+    python tools/robustness.py --report DIR/results.json     # report.md + plots from the JSON
+
+Writes ``DIR/results.json``, ``DIR/report.md``, PNG plots, and per condition
+``DIR/conditions/<name>/`` (the submission and the devkit's ``metrics_summary.json``).
+The work is done by ``fusion_moe.evaluation.robustness`` (see ``evaluate.py`` for the steps).
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone
+# As tools/test.py: mmengine checkpoints pickle more than tensors; the user's own checkpoints
+# are loaded whole unless the caller decided otherwise.
+os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
+
+from mmengine.config import Config, DictAction  # noqa: E402
+
+import fusion_moe  # noqa: E402,F401  (registration)
+from fusion_moe.evaluation import point_data_at  # noqa: E402
+from fusion_moe.evaluation.robustness import REAL_SUBSETS, SUITES, get_suite  # noqa: E402
+from fusion_moe.evaluation.robustness.report import make_report  # noqa: E402
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from train import ensure_synthetic_data, limit_cpu_threads  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('config', nargs='?', help='model config')
+    p.add_argument('checkpoint', nargs='?', help='checkpoint to evaluate')
+    p.add_argument('--work-dir', help='output directory')
+    p.add_argument('--report', metavar='RESULTS_JSON',
+                   help='only remake report.md and the plots from a results.json (no model)')
+    p.add_argument('--suite', default='default', choices=sorted(SUITES))
+    p.add_argument('--corruptions', nargs='+',
+                   help="the suite's corruptions to run (default all); other degradation "
+                        'names run at severities 1-5')
+    p.add_argument('--severities', nargs='+', type=int, help='severities to run (default all)')
+    p.add_argument('--baseline', metavar='RESULTS_JSON',
+                   help="another model's results.json, for RRA and CE")
+    p.add_argument('--context-mode', choices=['off', 'oracle', 'estimated'],
+                   help="override the routers' context mode (default: the model's own)")
+    p.add_argument('--seed', type=int, default=0, help='degradation seed')
+    p.add_argument('--subsets', nargs='*', default=list(REAL_SUBSETS),
+                   help=f'real-condition subsets to score (default {list(REAL_SUBSETS)})')
+    p.add_argument('--no-subsets', dest='subsets', action='store_const', const=[])
+    p.add_argument('--data-root', help='read all data from this nuScenes-format root')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
+    p.add_argument('--verbose', action='store_true', help='keep INFO logs on the console')
+    args = p.parse_args(argv)
+    if args.report is None and not (args.config and args.checkpoint and args.work_dir):
+        p.error('give CONFIG CHECKPOINT --work-dir DIR, or --report RESULTS_JSON')
+    return args
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    if args.report:
+        written = make_report(args.report, args.work_dir)
+        for name, path in written.items():
+            print(f'{name}: {path}')
+        return written
+    from fusion_moe.evaluation.robustness.evaluate import RobustnessEval
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.data_root:
+        point_data_at(cfg, args.data_root)
+    limit_cpu_threads(cfg)
+    if cfg.get('synthetic_data'):
+        ensure_synthetic_data(**cfg.synthetic_data)
+    suite = get_suite(args.suite)
+    conditions = suite.conditions(args.corruptions, args.severities, args.seed)
+    evaluation = RobustnessEval(cfg, args.config, args.checkpoint, args.work_dir, suite,
+                                conditions, seed=args.seed, context_mode=args.context_mode,
+                                baseline=args.baseline, real_subsets=args.subsets,
+                                quiet=not args.verbose)
+    evaluation.run()
+    written = evaluation.written
+    with open(written['report']) as f:
+        print(f.read())
+    for name, path in written.items():
+        print(f'{name}: {path}')
+    return written
+
+
+if __name__ == '__main__':
+    main()
