@@ -1,9 +1,12 @@
 """Evaluate a checkpoint with the nuScenes devkit.
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--cfg-options ...]
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--degradation fog:3 ...]
+                         [--cfg-options ...]
 
 Prints the devkit's mAP, NDS, per-class AP and TP errors and leaves its own
-``metrics_summary.json`` in ``<work_dir>/nuscenes_eval/``.
+``metrics_summary.json`` in ``<work_dir>/nuscenes_eval/``. ``--degradation NAME:SEVERITY``
+(repeatable, applied in order) scores one degraded condition; ``tools/robustness.py`` runs
+whole suites.
 """
 import argparse
 import json
@@ -24,6 +27,8 @@ from mmengine.runner import Runner  # noqa: E402
 import fusion_moe  # noqa: E402,F401  (registration)
 from fusion_moe.evaluation import (format_devkit_summary, keep_eval_outputs_in,  # noqa: E402
                                    point_data_at)
+from fusion_moe.evaluation.robustness import (condition_name, degrade_test_pipeline,  # noqa: E402
+                                              parse_degradation_spec)
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from train import ensure_synthetic_data, limit_cpu_threads  # noqa: E402
@@ -39,6 +44,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "config's (e.g. data/synth)")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
+    parser.add_argument('--degradation', type=parse_degradation_spec, action='append',
+                        default=[], metavar='NAME:SEVERITY',
+                        help='degrade the test data on the fly, e.g. fog:3 (repeatable)')
+    parser.add_argument('--degradation-seed', type=int, default=0,
+                        help='seed of the degradations (per sample: (seed, sample))')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -57,6 +67,9 @@ def main(argv=None) -> dict:
     cfg.launcher = args.launcher
     if args.data_root:
         point_data_at(cfg, args.data_root)
+    if args.degradation:
+        applied = degrade_test_pipeline(cfg, args.degradation, args.degradation_seed)
+        print(f'test condition {condition_name(args.degradation)}: {applied}')
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint

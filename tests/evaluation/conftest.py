@@ -1,0 +1,16 @@
+"""Evaluation tests: one thread, the mmdet3d scope, and devkit summaries made by the devkit."""
+import os.path as osp
+import sys
+
+import pytest
+import torch
+
+torch.set_num_threads(1)
+sys.path.insert(0, osp.dirname(__file__))
+
+
+@pytest.fixture(scope='session', autouse=True)
+def _mmdet3d_scope():
+    import fusion_moe  # noqa: F401  (registers our modules)
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet3d')
