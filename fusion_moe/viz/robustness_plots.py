@@ -80,7 +80,8 @@ def plot_expert_utilisation(results: RobustnessResults, out_path: str) -> str:
     layers = results.model.moe_layers
     if not layers:
         raise ValueError('a dense model has no expert utilisation to plot')
-    fig = Figure(figsize=(7.5, 0.9 + 0.32 * len(results.conditions) * len(layers) + 0.8 * len(layers)))
+    rows = len(results.conditions) * len(layers)
+    fig = Figure(figsize=(7.5, 0.9 + 0.32 * rows + 0.8 * len(layers)))
     axes = fig.subplots(len(layers), 1, squeeze=False)[:, 0]
     for ax, layer in zip(axes, layers):
         labels, matrix = _utilisation_rows(results, layer)

@@ -25,7 +25,8 @@ from fusion_moe.evaluation.robustness.report import render_report
 sys.path.insert(0, osp.join(osp.dirname(osp.dirname(__file__)), 'datasets'))
 from tiny_nuscenes import build_tiny_nuscenes  # noqa: E402
 
-ABSENT = ['truck', 'bus', 'trailer', 'construction_vehicle', 'motorcycle', 'bicycle']  # devkit order
+# in the devkit's class order
+ABSENT = ['truck', 'bus', 'trailer', 'construction_vehicle', 'motorcycle', 'bicycle']
 PRESENT = ['car', 'pedestrian', 'traffic_cone', 'barrier']
 
 

@@ -10,9 +10,9 @@ from mmengine.config import Config
 from fusion_moe.data.real_keyframe import (add_lidar_sweeps, build_real_keyframe_results,
                                            downscale_images)
 from fusion_moe.degradation import build_degradation
-from fusion_moe.registry import TRANSFORMS
 from fusion_moe.evaluation.robustness import (condition_name, degrade_test_pipeline, get_suite,
                                               parse_degradation_spec)
+from fusion_moe.registry import TRANSFORMS
 
 DEMO = 'configs/demo/detector_cpu.py'
 TIME_LAG = 5
