@@ -1,105 +1,212 @@
-"""The main job on the embedded synthetic default: data -> infos -> train -> evaluate -> report.
+"""The whole story on the embedded synthetic default: data -> infos -> train two models ->
+robustness suite on both -> side-by-side table, report and plot paths.
 
-    python tools/demo.py [--work-dir work_dirs/demo] [--data-root data/synth]
+    python tools/demo.py [--work-dir work_dirs/demo] [--data-root data/synth] [--reuse]
 
-Every stage does its real work or says plainly that it is not built yet; nothing is faked.
-Stages whose outputs already exist (the synthetic set, the info files) are reused.
+Stages (each says when it starts, shows progress, and a failing one says which and why):
+
+1. the synthetic nuScenes set (made if missing); 2. its info files (made if missing);
+3. train model A and model B, side by side, one torch thread each (logs in
+   ``WORK/<model>/train.log``); ``--reuse`` keeps checkpoints that already exist;
+4. the robustness suite on both (``tools/robustness.py``, default suite: clean, fog and night
+   at severities 1 / 3 / 5 and camera failure at 1 / 3 / 5, plus the real day / night / rain
+   subsets), model A scored against model B as its baseline;
+5. the side-by-side table (clean NDS, NDS per condition, mRA, routing summary) and the paths
+   of both reports and their plots.
+
+Models: A is the default MoE model and B its dense twin once the MoE placements exist
+(``MOE_CONFIG``, ``DENSE_TWIN_CONFIG``); until then the demo says so and compares the dense CPU
+demo detector (A) with the same detector trained with degradations as augmentation (B).
 """
 import argparse
-import importlib
-import json
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Dict, List, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO_CONFIG = ROOT / 'configs' / 'demo' / 'detector_cpu.py'
+DENSE_CONFIG = ROOT / 'configs' / 'demo' / 'detector_cpu.py'
+DEGRADATION_AUG_CONFIG = ROOT / 'configs' / 'demo' / 'detector_cpu_degradation-aug.py'
+# The default MoE model (mid placement, context estimated, fallback on, training-time
+# degradations) and its dense twin, from the MoE placements issue.
+MOE_CONFIG = ROOT / 'configs' / 'demo' / 'moe_mid_cpu.py'
+DENSE_TWIN_CONFIG = ROOT / 'configs' / 'demo' / 'dense_mid_cpu.py'
+SUITE_ARGS = ['--suite', 'default', '--corruptions', 'fog', 'night', 'camera_dropout',
+              '--severities', '1', '3', '5']
+POLL_S = 15.0
 
 
-def _stage(name: str):
-    print(f'\n=== demo stage: {name}', flush=True)
+class StageFailed(RuntimeError):
+    """A demo stage could not finish; the message says which stage and why."""
+
+
+def _stage(name: str) -> float:
+    print(f'\n=== demo stage {name}', flush=True)
     return time.time()
 
 
-def _not_built(name: str, what: str) -> None:
-    print(f'=== demo stage {name}: NOT BUILT YET ({what}); stopping here.', flush=True)
+def demo_models() -> Tuple[Dict[str, Path], str]:
+    """``({label: config}, note)``: A first (the scored model), B second (its baseline)."""
+    if MOE_CONFIG.exists() and DENSE_TWIN_CONFIG.exists():
+        return ({'A_moe': MOE_CONFIG, 'B_dense_twin': DENSE_TWIN_CONFIG},
+                f'model A: the default MoE model ({MOE_CONFIG.relative_to(ROOT)}); model B: '
+                f'its dense twin ({DENSE_TWIN_CONFIG.relative_to(ROOT)})')
+    return ({'A_dense': DENSE_CONFIG, 'B_dense_degradation_aug': DEGRADATION_AUG_CONFIG},
+            f'the MoE placements are not built yet ({MOE_CONFIG.relative_to(ROOT)} is missing): '
+            f'this demo runs the DENSE demo detector as model A '
+            f'({DENSE_CONFIG.relative_to(ROOT)}) and the same detector trained with '
+            f'degradations as augmentation as model B '
+            f'({DEGRADATION_AUG_CONFIG.relative_to(ROOT)}); no routing analysis')
 
 
-def _importable(module: str, attr: str) -> bool:
+_TRAIN_RE = re.compile(r'Epoch\(train\)\s*\[(\d+)\]\[\s*(\d+)/(\d+)\]')
+_VAL_RE = re.compile(r'Epoch\(val\)')
+_COND_RE = re.compile(r'conditions:\s*\d+%\|[^|]*\|\s*(\d+)/(\d+)')
+
+
+def _progress(log: Path) -> str:
+    """The latest progress a training or robustness log shows, in a few words."""
     try:
-        return hasattr(importlib.import_module(module), attr)
-    except ImportError:
-        return False
+        text = log.read_text(errors='replace')[-20000:]
+    except FileNotFoundError:
+        return 'starting'
+    cond = _COND_RE.findall(text)
+    if cond:
+        return f'condition {cond[-1][0]}/{cond[-1][1]} done'
+    train = _TRAIN_RE.findall(text)
+    if _VAL_RE.search(text):
+        return 'validating'
+    if train:
+        epoch, it, total = train[-1]
+        return f'epoch {epoch}, iter {it}/{total}'
+    return 'setting up'
 
 
-def _run(cmd):
-    print('$ ' + ' '.join(str(c) for c in cmd), flush=True)
-    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT)
+def run_side_by_side(stage: str, jobs: Dict[str, Tuple[List[str], Path]]) -> None:
+    """Run ``{label: (command, log file)}`` at once, report progress, fail with the log's tail."""
+    procs = {}
+    for label, (cmd, log) in jobs.items():
+        log.parent.mkdir(parents=True, exist_ok=True)
+        print(f'[{label}] $ {" ".join(str(c) for c in cmd)}\n[{label}] log: {log}', flush=True)
+        handle = open(log, 'w')
+        procs[label] = (subprocess.Popen([str(c) for c in cmd], cwd=ROOT, stdout=handle,
+                                         stderr=subprocess.STDOUT), handle, log)
+    start = time.time()
+    try:
+        while True:
+            codes = {label: p.poll() for label, (p, _, _) in procs.items()}
+            failed = [label for label, code in codes.items() if code not in (None, 0)]
+            if failed:
+                label = failed[0]
+                tail = '\n'.join(procs[label][2].read_text(errors='replace').splitlines()[-25:])
+                raise StageFailed(f'stage {stage}: {label} failed (exit code {codes[label]}); '
+                                  f'last lines of {procs[label][2]}:\n{tail}')
+            if all(code == 0 for code in codes.values()):
+                return
+            time.sleep(POLL_S)
+            status = '; '.join(f'{label}: {"done" if codes[label] == 0 else _progress(log)}'
+                               for label, (_, _, log) in procs.items())
+            print(f'  [{time.time() - start:5.0f} s] {status}', flush=True)
+    finally:
+        for proc, handle, _ in procs.values():
+            if proc.poll() is None:  # only after a failure: stop the demo's own other job
+                proc.terminate()
+                proc.wait()
+            handle.close()
+
+
+def latest_checkpoint(work_dir: Path) -> Optional[Path]:
+    ckpts = sorted(work_dir.glob('epoch_*.pth'), key=lambda p: int(p.stem.split('_')[1]))
+    return ckpts[-1] if ckpts else None
+
+
+def make_data(root: Path) -> str:
+    from fusion_moe.data.synthetic import generate_dataset
+    tables = sorted(root.glob('v1.0-*/sample.json'))
+    if tables:
+        print(f'reusing {root}/{tables[0].parent.name}')
+        return tables[0].parent.name
+    start = time.time()
+    version = generate_dataset(str(root))
+    print(f'wrote {root}/{version} in {time.time() - start:.0f} s')
+    return version
+
+
+def make_infos(root: Path, version: str) -> None:
+    if (root / 'nuscenes_infos_train.pkl').exists() and (root / 'nuscenes_infos_val.pkl').exists():
+        print(f'reusing {root}/nuscenes_infos_{{train,val}}.pkl')
+        return
+    from fusion_moe.data.create_infos import create_nuscenes_infos
+    print(create_nuscenes_infos(str(root), version))
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--data-root', default='data/synth')
     parser.add_argument('--work-dir', default='work_dirs/demo')
+    parser.add_argument('--reuse', action='store_true',
+                        help='keep checkpoints that exist instead of training again')
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
     import fusion_moe  # noqa: F401  (shims + registration)
+    started = time.time()
+    work_dir, root = Path(args.work_dir), Path(args.data_root)
+    models, note = demo_models()
+    print(f'demo models: {note}', flush=True)
+    try:
+        _stage('1/5 synthetic nuScenes data')
+        version = make_data(root)
+        _stage('2/5 info files')
+        make_infos(root, version)
 
-    t = _stage('1/5 synthetic nuScenes data')
-    if not _importable('fusion_moe.data.synthetic', 'generate_dataset'):
-        _not_built('1/5', 'fusion_moe.data.synthetic.generate_dataset')
-        return 0
-    from fusion_moe.data.synthetic import generate_dataset
-    root = Path(args.data_root)
-    tables = sorted(root.glob('v1.0-*/sample.json'))
-    if tables:
-        version = tables[0].parent.name
-        print(f'reusing {root}/{version}')
-    else:
-        version = generate_dataset(str(root))
-        print(f'wrote {root}/{version} in {time.time() - t:.0f} s')
+        _stage('3/5 train model A and model B (side by side, one torch thread each)')
+        jobs = {}
+        for label, config in models.items():
+            if args.reuse and latest_checkpoint(work_dir / label):
+                print(f'[{label}] reusing {latest_checkpoint(work_dir / label)}')
+                continue
+            jobs[label] = ([sys.executable, 'tools/train.py', config, '--work-dir',
+                            work_dir / label, '--data-root', root],
+                           work_dir / label / 'train.log')
+        run_side_by_side('3/5 (training)', jobs)
+        checkpoints = {}
+        for label in models:
+            checkpoints[label] = latest_checkpoint(work_dir / label)
+            if checkpoints[label] is None:
+                raise StageFailed(f'stage 3/5: {label} saved no epoch_*.pth under '
+                                  f'{work_dir / label}')
 
-    t = _stage('2/5 info files')
-    if not _importable('fusion_moe.data.create_infos', 'create_nuscenes_infos'):
-        _not_built('2/5', 'fusion_moe.data.create_infos.create_nuscenes_infos')
-        return 0
-    if (root / 'nuscenes_infos_train.pkl').exists() and (root / 'nuscenes_infos_val.pkl').exists():
-        print(f'reusing {root}/nuscenes_infos_{{train,val}}.pkl')
-    else:
-        from fusion_moe.data.create_infos import create_nuscenes_infos
-        print(create_nuscenes_infos(str(root), version))
+        _stage('4/5 robustness suite on both models (' + ' '.join(SUITE_ARGS) + ')')
+        run_side_by_side('4/5 (robustness)', {
+            label: ([sys.executable, 'tools/robustness.py', models[label], checkpoints[label],
+                     '--work-dir', work_dir / label / 'robustness', '--data-root', root,
+                     *SUITE_ARGS], work_dir / label / 'robustness.log')
+            for label in models})
+        from fusion_moe.evaluation.robustness import load_results
+        from fusion_moe.evaluation.robustness.compare import side_by_side
+        from fusion_moe.evaluation.robustness.report import make_report
+        from fusion_moe.evaluation.robustness.scoring import rescore_file
+        paths = {label: work_dir / label / 'robustness' / 'results.json' for label in models}
+        a, b = list(models)
+        rescore_file(str(paths[a]), str(paths[b]))  # A against B, without the model
+        written = {label: make_report(str(path)) for label, path in paths.items()}
 
-    _stage('3/5 train (and validate with the nuScenes devkit)')
-    if not (DEMO_CONFIG.exists() and (ROOT / 'tools' / 'train.py').exists()):
-        _not_built('3/5', f'{DEMO_CONFIG.relative_to(ROOT)} and tools/train.py')
-        return 0
-    work_dir = Path(args.work_dir)
-    _run([sys.executable, 'tools/train.py', DEMO_CONFIG, '--work-dir', work_dir])
-
-    _stage('4/5 test the final checkpoint with the nuScenes devkit')
-    ckpts = sorted(work_dir.glob('epoch_*.pth'), key=lambda p: int(p.stem.split('_')[1]))
-    if not ckpts:
-        print(f'no epoch_*.pth under {work_dir}: training did not save a checkpoint', flush=True)
+        _stage('5/5 side by side')
+        print(side_by_side({label: load_results(str(p)) for label, p in paths.items()}))
+        print(f'\n(mRRA: model {a} against model {b} as the baseline; NDS from the nuScenes '
+              'devkit on the synthetic validation split)')
+        for label, files in written.items():
+            for name, path in files.items():
+                print(f'{label} {name}: {path}')
+    except StageFailed as err:
+        print(f'\n=== demo FAILED: {err}', flush=True)
         return 1
-    test_dir = work_dir / 'test'
-    _run([sys.executable, 'tools/test.py', DEMO_CONFIG, ckpts[-1], '--work-dir', test_dir])
-
-    _stage('5/5 report')
-    summaries = sorted(test_dir.rglob('metrics_summary.json'), key=os.path.getmtime)
-    if not summaries:
-        print(f'no metrics_summary.json under {test_dir}', flush=True)
-        return 1
-    summary = json.loads(summaries[-1].read_text())
-    print(f'devkit summary: {summaries[-1]}')
-    print(f"mAP {summary['mean_ap']:.4f}   NDS {summary['nd_score']:.4f}")
-    print(f"{'class':22s} {'AP':>6s}")
-    for name, ap in summary['mean_dist_aps'].items():
-        print(f'{name:22s} {ap:6.3f}')
-    print('\nrobustness benchmark (fog / night / sensor failures): NOT BUILT YET '
-          '(its own issue); run tools/visualize.py --degradation fog:3 to see the injector.')
+    print(f'\ndemo finished in {time.time() - started:.0f} s', flush=True)
     return 0
 
 

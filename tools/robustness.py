@@ -5,6 +5,9 @@ with the nuScenes devkit, with the suites' robustness scores and the routing ana
         [--corruptions fog night ...] [--severities 1 3 5] [--baseline OTHER/results.json]
         [--context-mode off|oracle|estimated] [--seed 0] [--no-subsets] [--cfg-options ...]
     python tools/robustness.py --report DIR/results.json     # report.md + plots from the JSON
+    python tools/robustness.py --report DIR/results.json --baseline OTHER/results.json
+                                      # re-score against OTHER (rewrites results.json), report
+    python tools/robustness.py --compare A/results.json B/results.json    # side-by-side table
 
 Writes ``DIR/results.json``, ``DIR/report.md``, PNG plots, and per condition
 ``DIR/conditions/<name>/`` (the submission and the devkit's ``metrics_summary.json``).
@@ -24,8 +27,11 @@ from mmengine.config import Config, DictAction  # noqa: E402
 
 import fusion_moe  # noqa: E402,F401  (registration)
 from fusion_moe.evaluation import point_data_at  # noqa: E402
-from fusion_moe.evaluation.robustness import REAL_SUBSETS, SUITES, get_suite  # noqa: E402
+from fusion_moe.evaluation.robustness import (REAL_SUBSETS, SUITES, get_suite,  # noqa: E402
+                                              load_results)
+from fusion_moe.evaluation.robustness.compare import side_by_side  # noqa: E402
 from fusion_moe.evaluation.robustness.report import make_report  # noqa: E402
+from fusion_moe.evaluation.robustness.scoring import rescore_file  # noqa: E402
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from train import ensure_synthetic_data, limit_cpu_threads  # noqa: E402
@@ -38,7 +44,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('checkpoint', nargs='?', help='checkpoint to evaluate')
     p.add_argument('--work-dir', help='output directory')
     p.add_argument('--report', metavar='RESULTS_JSON',
-                   help='only remake report.md and the plots from a results.json (no model)')
+                   help='only remake report.md and the plots from a results.json (no model); '
+                        'with --baseline, re-score it against that baseline first')
+    p.add_argument('--compare', nargs='+', metavar='RESULTS_JSON',
+                   help='print a side-by-side table of these results files (no model)')
     p.add_argument('--suite', default='default', choices=sorted(SUITES))
     p.add_argument('--corruptions', nargs='+',
                    help="the suite's corruptions to run (default all); other degradation "
@@ -56,14 +65,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
     p.add_argument('--verbose', action='store_true', help='keep INFO logs on the console')
     args = p.parse_args(argv)
-    if args.report is None and not (args.config and args.checkpoint and args.work_dir):
-        p.error('give CONFIG CHECKPOINT --work-dir DIR, or --report RESULTS_JSON')
+    if args.report is None and args.compare is None and not (
+            args.config and args.checkpoint and args.work_dir):
+        p.error('give CONFIG CHECKPOINT --work-dir DIR, --report RESULTS_JSON or --compare ...')
     return args
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.compare:
+        table = side_by_side({path: load_results(path) for path in args.compare})
+        print(table)
+        return {'table': table}
     if args.report:
+        if args.baseline:
+            rescore_file(args.report, args.baseline)
         written = make_report(args.report, args.work_dir)
         for name, path in written.items():
             print(f'{name}: {path}')

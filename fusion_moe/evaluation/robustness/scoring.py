@@ -1,12 +1,13 @@
 """Step 5 of the benchmark: robustness scores of a results object (and of its baseline).
 
 Separate from the orchestrator so that a ``results.json`` can be re-scored against another
-baseline without the model: ``score_results(RobustnessResults.deserialize(...), baseline)``.
+baseline without the model (:func:`rescore_file`, ``tools/robustness.py --report R --baseline B``).
 """
+import json
 from typing import Dict, Optional
 
 from .algo import robustness_scores
-from .data_classes import METRIC_KEYS, RobustnessResults
+from .data_classes import METRIC_KEYS, RobustnessResults, load_results
 
 
 def baseline_entry(baseline: RobustnessResults, path: str) -> dict:
@@ -42,3 +43,13 @@ def score_results(results: RobustnessResults, baseline: Optional[dict] = None) -
         scores[metric] = robustness_scores(table, results.conditions['clean'].metric(metric),
                                            base)
     return scores
+
+
+def rescore_file(results_path: str, baseline_path: str) -> RobustnessResults:
+    """Score ``results_path`` against another run's results.json and rewrite it (no model)."""
+    results = load_results(results_path)
+    results.baseline = baseline_entry(load_results(baseline_path), baseline_path)
+    results.scores = score_results(results, results.baseline)
+    with open(results_path, 'w') as f:
+        json.dump(results.serialize(), f, indent=1)
+    return results
