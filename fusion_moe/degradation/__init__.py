@@ -25,6 +25,14 @@ temporal_misalignment      TemporalMisalignment            0.05 ... 0.3 s delay
 <imagecorruptions name>    ImageCorruption(corruption=..)  the package's own tables
 image_fog                  ImageCorruption('fog')          (renamed: 'fog' is ours)
 =========================  ==============================  ==================================
+
+Presets: every transform takes ``preset`` (default ``'default'``, the table above); the
+published suites' own severities are presets too, e.g.
+``build_degradation('lidar_fog', 2, preset='multicorrupt')`` or, in a config,
+``dict(type='LidarFog', severity=2, preset='multicorrupt')`` (tables and sources in
+:mod:`.severity_tables`); the record then carries ``preset`` next to ``name``, ``severity``
+and ``params``. :func:`fusion_moe.degradation.suites.suite_conditions` lists a whole suite's
+conditions with their pipelines.
 """
 from typing import Any, Dict, Tuple
 
@@ -37,6 +45,7 @@ from .fog import CameraFog, Fog, LidarFog, RadarFog
 from .misalignment import SpatialMisalignment, TemporalMisalignment
 from .night import Night
 from .pipeline import insert_degradations
+from .severity_tables import DEFAULT_PRESET, PRESETS
 
 _SENSOR_DEGRADATIONS = (Fog, CameraFog, LidarFog, RadarFog, Night, CameraDropout,
                         LidarBeamReduction, LidarFovLoss, LidarDropout, RadarDropout,
@@ -48,23 +57,27 @@ _CORRUPTIONS = {('image_fog' if c == 'fog' else c): c for c in corruption_names(
 DEGRADATIONS: Tuple[str, ...] = tuple(_BY_NAME) + tuple(_CORRUPTIONS)
 
 
-def degradation_config(name: str, severity: int, seed: int = 0, **options: Any
-                       ) -> Dict[str, Any]:
-    """The pipeline config dict of a degradation, e.g. ``dict(type='Fog', severity=3, seed=0)``."""
+def degradation_config(name: str, severity: int, seed: int = 0,
+                       preset: str = DEFAULT_PRESET, **options: Any) -> Dict[str, Any]:
+    """The pipeline config dict of a degradation, e.g.
+    ``dict(type='Fog', severity=3, seed=0, preset='default')``."""
     if name in _BY_NAME:
-        return dict(type=_BY_NAME[name].__name__, severity=severity, seed=seed, **options)
+        return dict(type=_BY_NAME[name].__name__, severity=severity, seed=seed, preset=preset,
+                    **options)
     if name in _CORRUPTIONS:
         return dict(type='ImageCorruption', corruption=_CORRUPTIONS[name], severity=severity,
-                    seed=seed, **options)
+                    seed=seed, preset=preset, **options)
     raise KeyError(f'unknown degradation {name!r}; known: {DEGRADATIONS}')
 
 
-def build_degradation(name: str, severity: int, seed: int = 0, **options: Any) -> Degradation:
-    """Build the transform for a short name, e.g. ``build_degradation('fog', 3)``."""
-    return TRANSFORMS.build(degradation_config(name, severity, seed, **options))
+def build_degradation(name: str, severity: int, seed: int = 0, preset: str = DEFAULT_PRESET,
+                      **options: Any) -> Degradation:
+    """Build the transform for a short name, e.g. ``build_degradation('fog', 3)`` or
+    ``build_degradation('fog', 2, preset='multicorrupt')``."""
+    return TRANSFORMS.build(degradation_config(name, severity, seed, preset, **options))
 
 
-__all__ = ['CameraDropout', 'CameraFog', 'DEGRADATIONS', 'Degradation', 'Fog',
+__all__ = ['CameraDropout', 'CameraFog', 'DEGRADATIONS', 'Degradation', 'Fog', 'PRESETS',
            'ImageCorruption', 'LidarBeamReduction', 'LidarDropout', 'LidarFog', 'LidarFovLoss',
            'Night', 'RadarDropout', 'RadarFog', 'SpatialMisalignment', 'TemporalMisalignment',
            'build_degradation', 'degradation_config', 'insert_degradations', 'sample_rng']

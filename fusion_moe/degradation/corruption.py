@@ -13,7 +13,7 @@ frost, spatter, ...) have no word in the context vocabulary and leave the contex
 """
 import functools
 import warnings
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Mapping, Tuple
 
 import cv2
 import numpy as np
@@ -21,7 +21,8 @@ import skimage.util
 
 from ..registry import TRANSFORMS
 from ..structures import CAMERAS
-from .base import Degradation, get_images, live_camera_indices, set_context
+from .base import SEVERITIES, Degradation, get_images, live_camera_indices, set_context
+from .severity_tables import DEFAULT_PRESET, severity_table
 
 
 def corruption_names() -> Tuple[str, ...]:
@@ -40,15 +41,24 @@ class ImageCorruption(Degradation):
         corruption: a name from :func:`corruption_names` (e.g. 'brightness', 'motion_blur').
         severity: 1-5, passed to ``imagecorruptions.corrupt`` (its own per-corruption tables).
         seed: base seed.
+        preset: ``'default'`` uses the package's own tables; another preset needs a table
+            for this corruption in ``severity_tables`` (under its record name).
     """
     name = 'image_corruption'
 
-    def __init__(self, corruption: str, severity: int, seed: int = 0) -> None:
-        super().__init__(severity, seed)
+    def __init__(self, corruption: str, severity: int, seed: int = 0,
+                 preset: str = DEFAULT_PRESET) -> None:
         names = corruption_names()
         if corruption not in names:
             raise ValueError(f'unknown corruption {corruption!r}; imagecorruptions has {names}')
         self.corruption = corruption
+        super().__init__(severity, seed, preset)
+
+    def severity_table(self) -> Mapping[int, Dict[str, Any]]:
+        """The package's severities 1-5 (its own tables) for our preset, else the preset's."""
+        if self.preset == DEFAULT_PRESET:
+            return {s: {} for s in SEVERITIES}
+        return severity_table(self.record_name, self.preset)
 
     def apply(self, results: dict) -> Dict[str, Any]:
         from imagecorruptions import corrupt
@@ -86,4 +96,4 @@ class ImageCorruption(Degradation):
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(corruption={self.corruption!r}, '
-                f'severity={self.severity}, seed={self.seed})')
+                f'severity={self.severity}, seed={self.seed}, preset={self.preset!r})')

@@ -13,7 +13,6 @@ from ..registry import TRANSFORMS
 from ..structures import CAMERAS
 from .base import (Degradation, get_lidar_array, get_radar_array, modality_present, require,
                    set_lidar_array)
-from .severity_tables import SPATIAL_MISALIGNMENT, TEMPORAL_DELAY_S
 
 LIDAR_TIME_LAG_COLUMN = 5
 RADAR_TIME_LAG_COLUMN = 6
@@ -59,7 +58,8 @@ class SpatialMisalignment(Degradation):
     name = 'spatial_misalignment'
 
     def apply(self, results: dict) -> Dict[str, Any]:
-        rot_deg, trans_m = SPATIAL_MISALIGNMENT[self.severity]
+        rot_deg = self.severity_params['rotation_deg']
+        trans_m = self.severity_params['translation_m']
         rng = self.rng(results)
         lidar2cam = require(results, 'lidar2cam', 'camera extrinsics')
         cam2img = require(results, 'cam2img', 'camera intrinsics')
@@ -123,7 +123,7 @@ class TemporalMisalignment(Degradation):
     name = 'temporal_misalignment'
 
     def apply(self, results: dict) -> Dict[str, Any]:
-        delay = TEMPORAL_DELAY_S[self.severity]
+        delay = self.severity_params['delay_s']
         present = modality_present(results)
         params: Dict[str, Any] = {'delay_s': delay}
         if present['lidar']:
