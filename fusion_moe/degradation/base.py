@@ -144,11 +144,13 @@ def dropped_cameras(results: dict) -> List[str]:
 
 
 def live_camera_indices(results: dict) -> List[int]:
-    """Indices into ``CAMERAS`` whose images carry data (camera present and not dropped)."""
+    """Indices into ``CAMERAS`` whose images carry data: the camera is present, the view was
+    read from disk (``cameras_present``, when recorded) and no ``CameraDropout`` dropped it."""
     if not modality_present(results)['camera']:
         return []
     dropped = set(dropped_cameras(results))
-    return [i for i, cam in enumerate(CAMERAS) if cam not in dropped]
+    loaded = results.get('cameras_present') or [True] * len(CAMERAS)
+    return [i for i, cam in enumerate(CAMERAS) if cam not in dropped and loaded[i]]
 
 
 class Degradation(BaseTransform):

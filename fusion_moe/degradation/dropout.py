@@ -4,9 +4,15 @@ None of these changes the driving context (they are failures, not weather or lig
 touches ``results['context']``. A sensor that is gone entirely keeps a correctly shaped empty
 entry and has ``modality_present[<modality>] = False``, as ``structures/sensors.py`` asks:
 black (zero) images of unchanged shape, (0, 6) LiDAR points, (0, 8) radar points.
+
+A dropped camera view is, by default, *absent* exactly as a view missing on disk is
+(``LoadCameraImages(on_missing='mark_absent')``): a zero image with its ``cameras_present``
+entry False, so the camera encoder leaves it out of its average; ``view='black'`` instead
+delivers a black frame the model is not told about (MultiCorrupt's missing camera).
+LiDAR failures act on every return in ``points``, the keyframe's and the sweeps' alike.
 """
 from abc import abstractmethod
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 import numpy as np
 
@@ -14,10 +20,13 @@ from ..registry import TRANSFORMS
 from ..structures import CAMERAS
 from .base import (Degradation, get_images, get_lidar_array, get_radar_array,
                    modality_present, set_lidar_array)
+from .severity_tables import DEFAULT_PRESET
 
 #: Beams of the nuScenes Velodyne HDL-32E; ring index 0 is the lowest beam (-30.7 deg).
 NUM_BEAMS = 32
 RING_COLUMN = 4
+#: What a dropped camera view becomes (see the module docstring).
+CAMERA_VIEW_MODES: Tuple[str, ...] = ('absent', 'black')
 
 
 def kept_rings(beams_kept: int, num_beams: int = NUM_BEAMS, first_ring: int = 0) -> np.ndarray:
@@ -47,8 +56,24 @@ class CameraDropout(Degradation):
     missing camera). They are listed in the record's ``params['dropped_cameras']`` (later
     degradations leave them black). The draws do not depend on the severity, so a camera
     lost at one severity is lost at every higher one.
+
+    Args:
+        severity, seed, preset: as for every degradation.
+        view: ``'absent'`` (default): the view is black and its ``cameras_present`` entry
+            False (the list is created, all True, if the loader did not write one), and
+            ``modality_present['camera']`` becomes False when no view is left: the same as a
+            camera missing on disk. ``'black'``: only the image is blackened; the model is
+            told nothing (``cameras_present`` and ``modality_present`` unchanged, even with
+            all six views black).
     """
     name = 'camera_dropout'
+
+    def __init__(self, severity: int, seed: int = 0, preset: str = DEFAULT_PRESET,
+                 view: str = 'absent') -> None:
+        super().__init__(severity, seed, preset)
+        if view not in CAMERA_VIEW_MODES:
+            raise ValueError(f'view must be one of {CAMERA_VIEW_MODES}, got {view!r}')
+        self.view = view
 
     def _choose(self, rng: np.random.Generator) -> np.ndarray:
         params = self.severity_params
@@ -62,9 +87,18 @@ class CameraDropout(Degradation):
         chosen = self._choose(self.rng(results))
         for i in chosen:
             imgs[i] = np.zeros_like(imgs[i])
-        if len(chosen) == len(CAMERAS):
-            present['camera'] = False
-        return {**self.severity_params, 'dropped_cameras': [CAMERAS[i] for i in chosen]}
+        if self.view == 'absent':
+            views = list(results.get('cameras_present') or [True] * len(CAMERAS))
+            for i in chosen:
+                views[i] = False
+            results['cameras_present'] = views
+            present['camera'] = bool(present['camera'] and any(views))
+        return {**self.severity_params, 'view': self.view,
+                'dropped_cameras': [CAMERAS[i] for i in chosen]}
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(severity={self.severity}, seed={self.seed}, '
+                f'preset={self.preset!r}, view={self.view!r})')
 
 
 @TRANSFORMS.register_module()

@@ -52,7 +52,8 @@ class SuiteCondition(NamedTuple):
         pipeline: degradation transform configs to insert into a test pipeline
             (``insert_degradations``), or None when unsupported.
         status: one of ``STATUSES``.
-        note: what differs from the suite, or why it is unsupported ('' when reproduced).
+        note: what differs from the suite, or why it is unsupported (for a reproduced one,
+            any remark on how to use it; often '').
     """
     name: str
     corruption: str
@@ -102,7 +103,10 @@ _SUITES: Dict[str, Sequence[_Corruption]] = {
                     + "; cameras: our Koschmieder fog at MOR = ln 20 / alpha instead of "
                     "MultiCorrupt's fractal haze; radar: our radar fog at that MOR "
                     "(MultiCorrupt has no radar)"),
-        _Corruption('missingcamera', 'CameraDropout', 'camera_dropout', 'reproduced'),
+        _Corruption('missingcamera', 'CameraDropout', 'camera_dropout', 'reproduced',
+                    "black frames the model is not told about, as in MultiCorrupt's data "
+                    "(view='black'); view='absent' would flag them as missing",
+                    (('view', 'black'),)),
         _Corruption('motionblur', None, None, 'unsupported',
                     NOT_REPRODUCED[('multicorrupt', 'motionblur')]),
         _Corruption('pointsreducing', None, None, 'unsupported',
