@@ -17,6 +17,7 @@ radar_fog                  RadarFog
 night                      Night                           light level 0.30 ... 0.02
 camera_dropout             CameraDropout                   1, 2, 3, 4, 6 cameras blanked
 lidar_beams                LidarBeamReduction              32 -> 24/16/12/8/4 beams
+lidar_points               LidarPointsReduction            50/70/80/90/95 % of points dropped
 lidar_fov                  LidarFovLoss                    60 ... 300 deg of azimuth lost
 lidar_dropout              LidarDropout                    P(dead) 0.2 ... 1.0
 radar_dropout              RadarDropout                    P(dead) 0.2 ... 1.0
@@ -40,7 +41,7 @@ from ..registry import TRANSFORMS
 from .base import Degradation, sample_rng
 from .corruption import ImageCorruption, corruption_names
 from .dropout import (CameraDropout, LidarBeamReduction, LidarDropout, LidarFovLoss,
-                      RadarDropout)
+                      LidarPointsReduction, RadarDropout)
 from .fog import CameraFog, Fog, LidarFog, RadarFog
 from .misalignment import SpatialMisalignment, TemporalMisalignment
 from .night import Night
@@ -48,7 +49,8 @@ from .pipeline import insert_degradations
 from .severity_tables import DEFAULT_PRESET, PRESETS
 
 _SENSOR_DEGRADATIONS = (Fog, CameraFog, LidarFog, RadarFog, Night, CameraDropout,
-                        LidarBeamReduction, LidarFovLoss, LidarDropout, RadarDropout,
+                        LidarBeamReduction, LidarPointsReduction, LidarFovLoss, LidarDropout,
+                        RadarDropout,
                         SpatialMisalignment, TemporalMisalignment)
 _BY_NAME = {cls.name: cls for cls in _SENSOR_DEGRADATIONS}
 _CORRUPTIONS = {('image_fog' if c == 'fog' else c): c for c in corruption_names()}
@@ -79,5 +81,6 @@ def build_degradation(name: str, severity: int, seed: int = 0, preset: str = DEF
 
 __all__ = ['CameraDropout', 'CameraFog', 'DEGRADATIONS', 'Degradation', 'Fog', 'PRESETS',
            'ImageCorruption', 'LidarBeamReduction', 'LidarDropout', 'LidarFog', 'LidarFovLoss',
+           'LidarPointsReduction',
            'Night', 'RadarDropout', 'RadarFog', 'SpatialMisalignment', 'TemporalMisalignment',
            'build_degradation', 'degradation_config', 'insert_degradations', 'sample_rng']

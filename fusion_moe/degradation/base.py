@@ -27,10 +27,11 @@ from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 from mmcv.transforms import BaseTransform
 
-from ..structures import CAMERAS, MODALITIES, make_context, validate_context
+from ..structures import CAMERAS, LIDAR_POINT_DIMS, MODALITIES, make_context, validate_context
 from .severity_tables import DEFAULT_PRESET, severity_table
 
 SEVERITIES = (1, 2, 3, 4, 5)
+LIDAR_TIME_LAG_COLUMN = LIDAR_POINT_DIMS.index('time_lag')
 
 
 def _stable_int(value: Any, key: str) -> int:
@@ -98,6 +99,16 @@ def get_lidar_array(results: dict) -> np.ndarray:
         raise ValueError(f"results['points'] must be (N, >=4), got shape {arr.shape}")
     _check_finite(arr, 'points')
     return arr
+
+
+def lidar_sweep_rows(points: np.ndarray) -> List[np.ndarray]:
+    """Row indices of each sweep in an (N, 6) LiDAR array, told apart by the time_lag column
+    (keyframe first, then older sweeps); one group for a cloud without that column."""
+    if points.shape[1] <= LIDAR_TIME_LAG_COLUMN or len(points) == 0:
+        return [np.arange(len(points))]
+    lags, sweep = np.unique(points[:, LIDAR_TIME_LAG_COLUMN], return_inverse=True)
+    order = np.argsort(sweep, kind='stable')
+    return np.split(order, np.cumsum(np.bincount(sweep, minlength=len(lags)))[:-1])
 
 
 def _check_finite(arr: np.ndarray, key: str) -> None:

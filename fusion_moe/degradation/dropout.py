@@ -19,7 +19,7 @@ import numpy as np
 from ..registry import TRANSFORMS
 from ..structures import CAMERAS
 from .base import (Degradation, get_images, get_lidar_array, get_radar_array,
-                   modality_present, set_lidar_array)
+                   lidar_sweep_rows, modality_present, set_lidar_array)
 from .severity_tables import DEFAULT_PRESET
 
 #: Beams of the nuScenes Velodyne HDL-32E; ring index 0 is the lowest beam (-30.7 deg).
@@ -119,6 +119,33 @@ class LidarBeamReduction(Degradation):
         keep = np.isin(np.rint(pts[:, RING_COLUMN]).astype(np.int64), rings)
         set_lidar_array(results, pts[keep])
         return {'beams_kept': beams, 'rings': rings.tolist(), 'applied': True,
+                'points_removed': int((~keep).sum())}
+
+
+@TRANSFORMS.register_module()
+class LidarPointsReduction(Degradation):
+    """Drop a fraction of the returns uniformly at random, sweep by sweep.
+
+    Each sweep (keyframe included) keeps round(n * (1 - ``fraction_dropped``)) of its n
+    returns, chosen without replacement (MultiCorrupt's points reducing, applied to every
+    sweep file). The random keys do not depend on the severity, so the points kept at one
+    severity are a subset of those kept at every lower one.
+    """
+    name = 'lidar_points'
+
+    def apply(self, results: dict) -> Dict[str, Any]:
+        fraction = self.severity_params['fraction_dropped']
+        if not modality_present(results)['lidar']:
+            return {'fraction_dropped': fraction, 'applied': False}
+        pts = get_lidar_array(results)
+        keys = self.rng(results).random(len(pts))
+        keep = np.zeros(len(pts), dtype=bool)
+        sweeps = lidar_sweep_rows(pts)
+        for rows in sweeps:
+            kept = int(round(len(rows) * (1.0 - fraction)))
+            keep[rows[np.argsort(keys[rows], kind='stable')[:kept]]] = True
+        set_lidar_array(results, pts[keep])
+        return {'fraction_dropped': fraction, 'applied': True, 'sweeps': len(sweeps),
                 'points_removed': int((~keep).sum())}
 
 

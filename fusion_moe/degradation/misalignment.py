@@ -11,10 +11,9 @@ from scipy.spatial.transform import Rotation
 
 from ..registry import TRANSFORMS
 from ..structures import CAMERAS
-from .base import (Degradation, get_lidar_array, get_radar_array, modality_present, require,
-                   set_lidar_array)
+from .base import (LIDAR_TIME_LAG_COLUMN, Degradation, get_lidar_array, get_radar_array,
+                   modality_present, require, set_lidar_array)
 
-LIDAR_TIME_LAG_COLUMN = 5
 RADAR_TIME_LAG_COLUMN = 6
 #: Half the sweep period: a sweep counts as "at least delay old" within this tolerance [s].
 LIDAR_HALF_PERIOD_S = 0.025      # 20 Hz

@@ -44,6 +44,10 @@ CAMERA_DROPOUT_COUNT: Dict[int, int] = {1: 1, 2: 2, 3: 3, 4: 4, 5: 6}
 #: LiDAR beam reduction: beams kept out of the HDL-32E's 32 (32 -> 24, 16, 12, 8, 4).
 LIDAR_BEAMS_KEPT: Dict[int, int] = {1: 24, 2: 16, 3: 12, 4: 8, 5: 4}
 
+#: LiDAR points reduction: fraction of the returns of every sweep dropped uniformly at random
+#: (MultiCorrupt's 0.7 / 0.8 / 0.9 are our severities 2-4).
+LIDAR_POINTS_DROPPED: Dict[int, float] = {1: 0.5, 2: 0.7, 3: 0.8, 4: 0.9, 5: 0.95}
+
 #: LiDAR field-of-view loss: width in degrees of the azimuth sector that returns nothing.
 LIDAR_FOV_LOST_DEG: Dict[int, float] = {1: 60.0, 2: 120.0, 3: 180.0, 4: 240.0, 5: 300.0}
 
@@ -129,6 +133,7 @@ SEVERITY_TABLES: Dict[str, Dict[str, Dict[int, Dict[str, Any]]]] = {
         'camera_dropout': _column(CAMERA_DROPOUT_COUNT, 'count'),
         'lidar_beams': {s: {'beams_kept': n, 'first_ring': 0}
                         for s, n in LIDAR_BEAMS_KEPT.items()},
+        'lidar_points': _column(LIDAR_POINTS_DROPPED, 'fraction_dropped'),
         'lidar_fov': _column(LIDAR_FOV_LOST_DEG, 'lost_deg'),
         'lidar_dropout': _DEFAULT_DROPOUT, 'radar_dropout': _DEFAULT_DROPOUT,
         'spatial_misalignment': {s: {'rotation_deg': r, 'translation_m': t}
@@ -142,6 +147,7 @@ SEVERITY_TABLES: Dict[str, Dict[str, Dict[int, Dict[str, Any]]]] = {
         'lidar_fog': _lidar_fog(MULTICORRUPT_LIDAR_FOG),
         'lidar_beams': {s: {'beams_kept': n, 'first_ring': MULTICORRUPT_FIRST_RING}
                         for s, n in MULTICORRUPT_BEAMS_KEPT.items()},
+        'lidar_points': _column(MULTICORRUPT_POINTS_DROPPED, 'fraction_dropped'),
         'camera_dropout': _column(MULTICORRUPT_MISSING_CAMERA_PROBABILITY, 'probability'),
     },
     'nuscenes_c': {
