@@ -22,6 +22,7 @@ lidar_fov                  LidarFovLoss                    60 ... 300 deg of azi
 lidar_dropout              LidarDropout                    P(dead) 0.2 ... 1.0
 radar_dropout              RadarDropout                    P(dead) 0.2 ... 1.0
 spatial_misalignment       SpatialMisalignment             0.5-5 deg, 0.02-0.2 m
+lidar_misalignment         LidarMisalignment               the same, on the LiDAR cloud
 temporal_misalignment      TemporalMisalignment            0.05 ... 0.3 s delay
 <imagecorruptions name>    ImageCorruption(corruption=..)  the package's own tables
 image_fog                  ImageCorruption('fog')          (renamed: 'fog' is ours)
@@ -43,7 +44,7 @@ from .corruption import ImageCorruption, corruption_names
 from .dropout import (CameraDropout, LidarBeamReduction, LidarDropout, LidarFovLoss,
                       LidarPointsReduction, RadarDropout)
 from .fog import CameraFog, Fog, LidarFog, RadarFog
-from .misalignment import SpatialMisalignment, TemporalMisalignment
+from .misalignment import LidarMisalignment, SpatialMisalignment, TemporalMisalignment
 from .night import Night
 from .pipeline import insert_degradations
 from .severity_tables import DEFAULT_PRESET, PRESETS
@@ -51,7 +52,7 @@ from .severity_tables import DEFAULT_PRESET, PRESETS
 _SENSOR_DEGRADATIONS = (Fog, CameraFog, LidarFog, RadarFog, Night, CameraDropout,
                         LidarBeamReduction, LidarPointsReduction, LidarFovLoss, LidarDropout,
                         RadarDropout,
-                        SpatialMisalignment, TemporalMisalignment)
+                        SpatialMisalignment, LidarMisalignment, TemporalMisalignment)
 _BY_NAME = {cls.name: cls for cls in _SENSOR_DEGRADATIONS}
 _CORRUPTIONS = {('image_fog' if c == 'fog' else c): c for c in corruption_names()}
 
@@ -81,6 +82,6 @@ def build_degradation(name: str, severity: int, seed: int = 0, preset: str = DEF
 
 __all__ = ['CameraDropout', 'CameraFog', 'DEGRADATIONS', 'Degradation', 'Fog', 'PRESETS',
            'ImageCorruption', 'LidarBeamReduction', 'LidarDropout', 'LidarFog', 'LidarFovLoss',
-           'LidarPointsReduction',
+           'LidarMisalignment', 'LidarPointsReduction',
            'Night', 'RadarDropout', 'RadarFog', 'SpatialMisalignment', 'TemporalMisalignment',
            'build_degradation', 'degradation_config', 'insert_degradations', 'sample_rng']

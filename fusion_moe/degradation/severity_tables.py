@@ -57,7 +57,8 @@ LIDAR_FOV_LOST_DEG: Dict[int, float] = {1: 60.0, 2: 120.0, 3: 180.0, 4: 240.0, 5
 SENSOR_DROPOUT_PROBABILITY: Dict[int, float] = {1: 0.2, 2: 0.4, 3: 0.6, 4: 0.8, 5: 1.0}
 
 #: Spatial misalignment: (rotation error in degrees, translation error in metres) applied to
-#: every camera's extrinsics (about a random axis / along a random direction) and to the radar.
+#: every camera's extrinsics (about a random axis / along a random direction) and to the radar;
+#: ``LidarMisalignment`` moves the LiDAR cloud by the same magnitudes.
 SPATIAL_MISALIGNMENT: Dict[int, Tuple[float, float]] = {
     1: (0.5, 0.02), 2: (1.0, 0.05), 3: (2.0, 0.10), 4: (3.0, 0.15), 5: (5.0, 0.20)}
 
@@ -138,6 +139,10 @@ SEVERITY_TABLES: Dict[str, Dict[str, Dict[int, Dict[str, Any]]]] = {
         'lidar_dropout': _DEFAULT_DROPOUT, 'radar_dropout': _DEFAULT_DROPOUT,
         'spatial_misalignment': {s: {'rotation_deg': r, 'translation_m': t}
                                  for s, (r, t) in SPATIAL_MISALIGNMENT.items()},
+        'lidar_misalignment': {
+            s: {'probability': 1.0, 'rotation_deg': r, 'translation_m': t,
+                'error_model': 'random', 'per_sweep': False}
+            for s, (r, t) in SPATIAL_MISALIGNMENT.items()},
         'temporal_misalignment': _column(TEMPORAL_DELAY_S, 'delay_s'),
     },
     'multicorrupt': {
@@ -148,6 +153,11 @@ SEVERITY_TABLES: Dict[str, Dict[str, Dict[int, Dict[str, Any]]]] = {
         'lidar_beams': {s: {'beams_kept': n, 'first_ring': MULTICORRUPT_FIRST_RING}
                         for s, n in MULTICORRUPT_BEAMS_KEPT.items()},
         'lidar_points': _column(MULTICORRUPT_POINTS_DROPPED, 'fraction_dropped'),
+        'lidar_misalignment': {
+            s: {'probability': p, 'rotation_deg': r,
+                'translation_m': MULTICORRUPT_SPATIAL_TRANSLATION_M, 'error_model': 'xyz',
+                'per_sweep': True}
+            for s, (p, r) in MULTICORRUPT_SPATIAL_MISALIGNMENT.items()},
         'camera_dropout': _column(MULTICORRUPT_MISSING_CAMERA_PROBABILITY, 'probability'),
     },
     'nuscenes_c': {

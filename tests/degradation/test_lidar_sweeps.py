@@ -23,10 +23,12 @@ def per_sweep(points):
     return [points[rows] for rows in lidar_sweep_rows(points)]
 
 
-# (short name, severity, preset); whole-sensor failures and misalignment are tested below
+# (short name, severity, preset); a dead LiDAR below, MultiCorrupt's per-sweep misalignment
+# in test_misalignment.py
 LIDAR_CORRUPTIONS = [
     ('lidar_fog', 5, 'default'), ('fog', 4, 'default'), ('lidar_beams', 3, 'default'),
     ('lidar_points', 3, 'default'), ('lidar_fov', 3, 'default'),
+    ('lidar_misalignment', 3, 'default'),
     ('lidar_fog', 3, 'multicorrupt'), ('fog', 1, 'multicorrupt'),
     ('lidar_beams', 2, 'multicorrupt'), ('lidar_points', 2, 'multicorrupt'),
     ('lidar_fog', 4, 'nuscenes_c')]
