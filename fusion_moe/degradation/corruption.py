@@ -8,6 +8,10 @@ global random state (the package draws from numpy's global state, and ``impulse_
 ``skimage.util.random_noise``, whose own generator is seeded here for the duration of the
 call), and skips blank (dropped) cameras.
 
+Presets: MultiCorrupt's brightness is the package's formula (HSV value + shift) with shifts of
+0.5 / 0.6 / 0.7, past the package's largest (0.5, its severity 5); ``preset='multicorrupt'``
+computes it with :func:`shift_hsv_value` (scikit-image's colour conversion, as the package).
+
 Context: only the package's ``fog`` corruption sets ``weather = 'fog'``; the others (snow,
 frost, spatter, ...) have no word in the context vocabulary and leave the context alone.
 """
@@ -17,6 +21,7 @@ from typing import Any, Dict, Mapping, Tuple
 
 import cv2
 import numpy as np
+import skimage.color
 import skimage.util
 
 from ..registry import TRANSFORMS
@@ -31,6 +36,17 @@ def corruption_names() -> Tuple[str, ...]:
         warnings.simplefilter('ignore', UserWarning)   # pkg_resources deprecation
         from imagecorruptions import get_corruption_names
     return tuple(get_corruption_names('all'))
+
+
+def shift_hsv_value(rgb: np.ndarray, shift: float) -> np.ndarray:
+    """ImageNet-C brightness for any shift: V += ``shift`` in HSV, clipped to [0, 1].
+
+    (H, W, 3) uint8 RGB -> (H, W, 3) uint8 RGB, truncated to integers as
+    ``imagecorruptions.corrupt`` does (so shift 0.1 k equals its brightness at severity k).
+    """
+    hsv = skimage.color.rgb2hsv(rgb / 255.0)
+    hsv[..., 2] = np.clip(hsv[..., 2] + shift, 0.0, 1.0)
+    return np.uint8(np.clip(skimage.color.hsv2rgb(hsv), 0.0, 1.0) * 255)
 
 
 @TRANSFORMS.register_module()
@@ -60,8 +76,14 @@ class ImageCorruption(Degradation):
             return {s: {} for s in SEVERITIES}
         return severity_table(self.record_name, self.preset)
 
-    def apply(self, results: dict) -> Dict[str, Any]:
+    def _corrupt(self, rgb: np.ndarray) -> np.ndarray:
+        """One (H, W, 3) uint8 RGB image through the package, or the preset's formula."""
         from imagecorruptions import corrupt
+        if 'value_shift' in self.severity_params:
+            return shift_hsv_value(rgb, self.severity_params['value_shift'])
+        return np.asarray(corrupt(rgb, corruption_name=self.corruption, severity=self.severity))
+
+    def apply(self, results: dict) -> Dict[str, Any]:
         cams = live_camera_indices(results)
         imgs = get_images(results) if cams else []
         rng = self.rng(results, f'image_corruption/{self.corruption}')
@@ -74,8 +96,7 @@ class ImageCorruption(Degradation):
                 skimage.util.random_noise = functools.partial(random_noise,
                                                               rng=int(seeds[i]))
                 rgb = cv2.cvtColor(imgs[i], cv2.COLOR_BGR2RGB)
-                out = np.asarray(corrupt(rgb, corruption_name=self.corruption,
-                                         severity=self.severity))
+                out = self._corrupt(rgb)
                 if out.shape != rgb.shape:
                     raise RuntimeError(
                         f'imagecorruptions {self.corruption!r} changed the image shape of '
@@ -87,7 +108,7 @@ class ImageCorruption(Degradation):
             skimage.util.random_noise = random_noise
         if self.corruption == 'fog':
             set_context(results, weather='fog')
-        return {'corruption': self.corruption, 'cameras': len(cams)}
+        return {'corruption': self.corruption, **self.severity_params, 'cameras': len(cams)}
 
     @property
     def record_name(self) -> str:

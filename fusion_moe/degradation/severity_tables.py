@@ -159,6 +159,7 @@ SEVERITY_TABLES: Dict[str, Dict[str, Dict[int, Dict[str, Any]]]] = {
                 'per_sweep': True}
             for s, (p, r) in MULTICORRUPT_SPATIAL_MISALIGNMENT.items()},
         'camera_dropout': _column(MULTICORRUPT_MISSING_CAMERA_PROBABILITY, 'probability'),
+        'brightness': _column(MULTICORRUPT_BRIGHTNESS_SHIFT, 'value_shift'),
     },
     'nuscenes_c': {
         'lidar_fog': {s: {'alpha_per_m': a, 'beta_per_m_sr': NUSCENES_C_LIDAR_FOG_BETA}

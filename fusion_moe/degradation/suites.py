@@ -75,7 +75,6 @@ class _Corruption(NamedTuple):
 _FOG_RANGE_NOISE = ('the fog-return range noise of the reference model (uniform +-{} m) is '
                     'not applied: fog returns get our model\'s own jitter '
                     '(fusion_moe/degradation/fog_lidar.py)')
-_UNBUILT = 'not built yet: '
 
 _SUITES: Dict[str, Sequence[_Corruption]] = {
     'default': (
@@ -93,9 +92,8 @@ _SUITES: Dict[str, Sequence[_Corruption]] = {
     ),
     'multicorrupt': (
         _Corruption('beamsreducing', 'LidarBeamReduction', 'lidar_beams', 'reproduced'),
-        _Corruption('brightness', None, None, 'unsupported',
-                    _UNBUILT + "imagecorruptions' brightness stops at an HSV shift of 0.5 "
-                    "(MultiCorrupt's severity 1)"),
+        _Corruption('brightness', 'ImageCorruption', 'brightness', 'reproduced',
+                    options=(('corruption', 'brightness'),)),
         _Corruption('dark', None, None, 'unsupported', NOT_REPRODUCED[('multicorrupt', 'dark')]),
         _Corruption('fog', 'Fog', 'fog', 'approximate',
                     "LiDAR: MultiCorrupt's (alpha, beta); "
