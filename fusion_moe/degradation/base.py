@@ -4,7 +4,13 @@ A degradation is an mmcv ``BaseTransform`` on the loading pipeline's results dic
 ``fusion_moe/structures/sensors.py``), placed after loading and before ``PackFusionInputs``.
 Subclasses implement :meth:`Degradation.apply`, which changes the sensor data in place and
 returns the physical parameters it used; the base class then appends
-``{'name', 'severity', 'params'}`` to ``results['degradations']``.
+``{'name', 'severity', 'preset', 'params'}`` to ``results['degradations']``.
+
+Severity -> parameters: a transform is built with a ``preset`` (default ``'default'``, ours;
+``'multicorrupt'``, ``'nuscenes_c'``: the published suites' own numbers) and reads the
+parameters of its severity from that preset's table in
+:mod:`fusion_moe.degradation.severity_tables` (``self.severity_params``); the severities a
+preset allows are its table's keys (1-5 for ours, 1-3 for MultiCorrupt).
 
 Determinism: the random stream is a numpy ``Generator`` seeded from
 ``(seed, sample_idx, name)``, so the same sample with the same seed is degraded identically in
@@ -16,14 +22,16 @@ Ground truth (``gt_bboxes_3d``, ``gt_labels_3d``) is never read or written here.
 """
 import zlib
 from abc import abstractmethod
-from typing import Any, ClassVar, Dict, List, Optional
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 from mmcv.transforms import BaseTransform
 
-from ..structures import CAMERAS, MODALITIES, make_context, validate_context
+from ..structures import CAMERAS, LIDAR_POINT_DIMS, MODALITIES, make_context, validate_context
+from .severity_tables import DEFAULT_PRESET, severity_table
 
 SEVERITIES = (1, 2, 3, 4, 5)
+LIDAR_TIME_LAG_COLUMN = LIDAR_POINT_DIMS.index('time_lag')
 
 
 def _stable_int(value: Any, key: str) -> int:
@@ -46,11 +54,11 @@ def sample_rng(seed: int, sample_idx: Any, stream: str) -> np.random.Generator:
         _stable_int(stream, 'stream')])
 
 
-def check_severity(severity: Any) -> int:
+def check_severity(severity: Any, allowed: Tuple[int, ...] = SEVERITIES) -> int:
     if isinstance(severity, bool) or not isinstance(severity, (int, np.integer)):
-        raise TypeError(f'severity must be an int in {SEVERITIES}, got {severity!r}')
-    if int(severity) not in SEVERITIES:
-        raise ValueError(f'severity must be in {SEVERITIES}, got {severity}')
+        raise TypeError(f'severity must be an int in {allowed}, got {severity!r}')
+    if int(severity) not in allowed:
+        raise ValueError(f'severity must be in {allowed}, got {severity}')
     return int(severity)
 
 
@@ -91,6 +99,16 @@ def get_lidar_array(results: dict) -> np.ndarray:
         raise ValueError(f"results['points'] must be (N, >=4), got shape {arr.shape}")
     _check_finite(arr, 'points')
     return arr
+
+
+def lidar_sweep_rows(points: np.ndarray) -> List[np.ndarray]:
+    """Row indices of each sweep in an (N, 6) LiDAR array, told apart by the time_lag column
+    (keyframe first, then older sweeps); one group for a cloud without that column."""
+    if points.shape[1] <= LIDAR_TIME_LAG_COLUMN or len(points) == 0:
+        return [np.arange(len(points))]
+    lags, sweep = np.unique(points[:, LIDAR_TIME_LAG_COLUMN], return_inverse=True)
+    order = np.argsort(sweep, kind='stable')
+    return np.split(order, np.cumsum(np.bincount(sweep, minlength=len(lags)))[:-1])
 
 
 def _check_finite(arr: np.ndarray, key: str) -> None:
@@ -137,29 +155,40 @@ def dropped_cameras(results: dict) -> List[str]:
 
 
 def live_camera_indices(results: dict) -> List[int]:
-    """Indices into ``CAMERAS`` whose images carry data (camera present and not dropped)."""
+    """Indices into ``CAMERAS`` whose images carry data: the camera is present, the view was
+    read from disk (``cameras_present``, when recorded) and no ``CameraDropout`` dropped it."""
     if not modality_present(results)['camera']:
         return []
     dropped = set(dropped_cameras(results))
-    return [i for i, cam in enumerate(CAMERAS) if cam not in dropped]
+    loaded = results.get('cameras_present') or [True] * len(CAMERAS)
+    return [i for i, cam in enumerate(CAMERAS) if cam not in dropped and loaded[i]]
 
 
 class Degradation(BaseTransform):
     """Base class of the registered degradations.
 
     Args:
-        severity: 1 (mild) to 5 (severe); mapped to physical parameters by the subclass's
-            table in :mod:`fusion_moe.degradation.severity_tables`.
+        severity: 1 (mild) to 5 (severe) in our preset, 1-3 in MultiCorrupt's; mapped to
+            physical parameters by the degradation's table in ``preset``.
         seed: base seed; the stream used is seeded by ``(seed, results['sample_idx'], name)``.
+        preset: which family of severity tables (``severity_tables.PRESETS``).
     """
 
     #: Short name, used in the record and by :func:`fusion_moe.degradation.build_degradation`.
     name: ClassVar[str] = ''
 
-    def __init__(self, severity: int, seed: int = 0) -> None:
-        self.severity = check_severity(severity)
+    def __init__(self, severity: int, seed: int = 0, preset: str = DEFAULT_PRESET) -> None:
+        self.preset = preset
+        table = self.severity_table()
+        self.severity = check_severity(severity, tuple(sorted(table)))
+        #: The physical parameters of this severity under this preset (from its table).
+        self.severity_params: Dict[str, Any] = table[self.severity]
         _stable_int(seed, 'seed')
         self.seed = int(seed)
+
+    def severity_table(self) -> Mapping[int, Dict[str, Any]]:
+        """``{severity: parameters}`` of this degradation under ``self.preset``."""
+        return severity_table(self.record_name, self.preset)
 
     def rng(self, results: dict, stream: Optional[str] = None) -> np.random.Generator:
         sample_idx = require(results, 'sample_idx', 'per-sample seeding')
@@ -177,8 +206,10 @@ class Degradation(BaseTransform):
     def transform(self, results: dict) -> dict:
         params = self.apply(results)
         results.setdefault('degradations', []).append(
-            {'name': self.record_name, 'severity': self.severity, 'params': params})
+            {'name': self.record_name, 'severity': self.severity, 'preset': self.preset,
+             'params': params})
         return results
 
     def __repr__(self) -> str:
-        return f'{type(self).__name__}(severity={self.severity}, seed={self.seed})'
+        return (f'{type(self).__name__}(severity={self.severity}, seed={self.seed}, '
+                f'preset={self.preset!r})')

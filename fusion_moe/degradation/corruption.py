@@ -8,20 +8,26 @@ global random state (the package draws from numpy's global state, and ``impulse_
 ``skimage.util.random_noise``, whose own generator is seeded here for the duration of the
 call), and skips blank (dropped) cameras.
 
+Presets: MultiCorrupt's brightness is the package's formula (HSV value + shift) with shifts of
+0.5 / 0.6 / 0.7, past the package's largest (0.5, its severity 5); ``preset='multicorrupt'``
+computes it with :func:`shift_hsv_value` (scikit-image's colour conversion, as the package).
+
 Context: only the package's ``fog`` corruption sets ``weather = 'fog'``; the others (snow,
 frost, spatter, ...) have no word in the context vocabulary and leave the context alone.
 """
 import functools
 import warnings
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Mapping, Tuple
 
 import cv2
 import numpy as np
+import skimage.color
 import skimage.util
 
 from ..registry import TRANSFORMS
 from ..structures import CAMERAS
-from .base import Degradation, get_images, live_camera_indices, set_context
+from .base import SEVERITIES, Degradation, get_images, live_camera_indices, set_context
+from .severity_tables import DEFAULT_PRESET, severity_table
 
 
 def corruption_names() -> Tuple[str, ...]:
@@ -32,6 +38,17 @@ def corruption_names() -> Tuple[str, ...]:
     return tuple(get_corruption_names('all'))
 
 
+def shift_hsv_value(rgb: np.ndarray, shift: float) -> np.ndarray:
+    """ImageNet-C brightness for any shift: V += ``shift`` in HSV, clipped to [0, 1].
+
+    (H, W, 3) uint8 RGB -> (H, W, 3) uint8 RGB, truncated to integers as
+    ``imagecorruptions.corrupt`` does (so shift 0.1 k equals its brightness at severity k).
+    """
+    hsv = skimage.color.rgb2hsv(rgb / 255.0)
+    hsv[..., 2] = np.clip(hsv[..., 2] + shift, 0.0, 1.0)
+    return np.uint8(np.clip(skimage.color.hsv2rgb(hsv), 0.0, 1.0) * 255)
+
+
 @TRANSFORMS.register_module()
 class ImageCorruption(Degradation):
     """One ImageNet-C corruption on every live camera image.
@@ -40,18 +57,33 @@ class ImageCorruption(Degradation):
         corruption: a name from :func:`corruption_names` (e.g. 'brightness', 'motion_blur').
         severity: 1-5, passed to ``imagecorruptions.corrupt`` (its own per-corruption tables).
         seed: base seed.
+        preset: ``'default'`` uses the package's own tables; another preset needs a table
+            for this corruption in ``severity_tables`` (under its record name).
     """
     name = 'image_corruption'
 
-    def __init__(self, corruption: str, severity: int, seed: int = 0) -> None:
-        super().__init__(severity, seed)
+    def __init__(self, corruption: str, severity: int, seed: int = 0,
+                 preset: str = DEFAULT_PRESET) -> None:
         names = corruption_names()
         if corruption not in names:
             raise ValueError(f'unknown corruption {corruption!r}; imagecorruptions has {names}')
         self.corruption = corruption
+        super().__init__(severity, seed, preset)
+
+    def severity_table(self) -> Mapping[int, Dict[str, Any]]:
+        """The package's severities 1-5 (its own tables) for our preset, else the preset's."""
+        if self.preset == DEFAULT_PRESET:
+            return {s: {} for s in SEVERITIES}
+        return severity_table(self.record_name, self.preset)
+
+    def _corrupt(self, rgb: np.ndarray) -> np.ndarray:
+        """One (H, W, 3) uint8 RGB image through the package, or the preset's formula."""
+        from imagecorruptions import corrupt
+        if 'value_shift' in self.severity_params:
+            return shift_hsv_value(rgb, self.severity_params['value_shift'])
+        return np.asarray(corrupt(rgb, corruption_name=self.corruption, severity=self.severity))
 
     def apply(self, results: dict) -> Dict[str, Any]:
-        from imagecorruptions import corrupt
         cams = live_camera_indices(results)
         imgs = get_images(results) if cams else []
         rng = self.rng(results, f'image_corruption/{self.corruption}')
@@ -64,8 +96,7 @@ class ImageCorruption(Degradation):
                 skimage.util.random_noise = functools.partial(random_noise,
                                                               rng=int(seeds[i]))
                 rgb = cv2.cvtColor(imgs[i], cv2.COLOR_BGR2RGB)
-                out = np.asarray(corrupt(rgb, corruption_name=self.corruption,
-                                         severity=self.severity))
+                out = self._corrupt(rgb)
                 if out.shape != rgb.shape:
                     raise RuntimeError(
                         f'imagecorruptions {self.corruption!r} changed the image shape of '
@@ -77,7 +108,7 @@ class ImageCorruption(Degradation):
             skimage.util.random_noise = random_noise
         if self.corruption == 'fog':
             set_context(results, weather='fog')
-        return {'corruption': self.corruption, 'cameras': len(cams)}
+        return {'corruption': self.corruption, **self.severity_params, 'cameras': len(cams)}
 
     @property
     def record_name(self) -> str:
@@ -86,4 +117,4 @@ class ImageCorruption(Degradation):
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(corruption={self.corruption!r}, '
-                f'severity={self.severity}, seed={self.seed})')
+                f'severity={self.severity}, seed={self.seed}, preset={self.preset!r})')

@@ -4,6 +4,13 @@ Severity maps to one visibility (MOR, metres) in ``severity_tables.FOG_VISIBILIT
 ``Fog`` applies it to all three sensors of the sample, so they agree on how foggy it is.
 Every fog transform sets ``context['weather'] = 'fog'`` (source 'injected').
 
+Presets of the published suites give the LiDAR model's coefficients directly instead:
+(alpha [1/m], beta [1/(m sr)]) per severity (``preset='multicorrupt'`` for ``Fog`` and
+``LidarFog``, ``'nuscenes_c'`` for ``LidarFog``). The LiDAR then uses that alpha and beta, and
+the cameras and radar of ``Fog`` the visibility of that alpha, MOR = ln 20 / alpha (our own
+camera and radar fog: the suites' camera haze models are not reproduced). Our own tables keep
+beta = 0.046 / MOR, as Hahner et al. do.
+
 Physics live in ``fog_camera`` (Koschmieder with per-pixel range from ``camera_depth``),
 ``fog_lidar`` (Hahner et al. 2021) and ``fog_radar``.
 
@@ -11,7 +18,7 @@ Order: the camera's range map is refined with the LiDAR points found in ``result
 camera fog must run before LiDAR fog (``Fog`` does so); a ``CameraFog`` placed after a
 ``LidarFog`` would take fog clutter for near surfaces.
 """
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import numpy as np
 
@@ -21,9 +28,8 @@ from .base import (Degradation, get_images, get_lidar_array, get_radar_array,
                    set_lidar_array)
 from .camera_depth import NUSCENES_GROUND_Z_M, camera_range_map
 from .fog_camera import apply_koschmieder
-from .fog_lidar import simulate_lidar_fog
+from .fog_lidar import BACKSCATTER_PER_MOR, simulate_lidar_fog
 from .fog_radar import simulate_radar_fog
-from .severity_tables import FOG_VISIBILITY_M
 
 #: Airlight (0-255) is drawn per sample in this range; daylight fog is bright grey, fog at
 #: night only glows with the scene's own lights.
@@ -58,15 +64,22 @@ def fog_cameras(results: dict, visibility_m: float, rng: np.random.Generator,
 
 
 def fog_lidar(results: dict, visibility_m: float, rng: np.random.Generator,
-              noise_floor: float = 0.5) -> Dict[str, Any]:
-    """Hahner et al. fog on the LiDAR points, in place. Returns the parameters and counts."""
+              noise_floor: float = 0.5, backscatter_per_m_sr: Optional[float] = None
+              ) -> Dict[str, Any]:
+    """Hahner et al. fog on the LiDAR points (keyframe and sweeps), in place.
+
+    ``backscatter_per_m_sr`` is beta; None means the model's 0.046 / MOR. Returns the
+    parameters and counts.
+    """
     if not modality_present(results)['lidar']:
         return {'applied': False, 'reason': 'no lidar data'}
+    beta = (BACKSCATTER_PER_MOR / visibility_m if backscatter_per_m_sr is None
+            else float(backscatter_per_m_sr))
     points, counts = simulate_lidar_fog(get_lidar_array(results), visibility_m, rng,
-                                        noise_floor=noise_floor)
+                                        noise_floor=noise_floor, backscatter_per_m_sr=beta)
     set_lidar_array(results, points)
     return {'applied': True, 'alpha_per_m': float(np.log(20.0) / visibility_m),
-            'noise_floor': noise_floor, **counts}
+            'beta_per_m_sr': beta, 'noise_floor': noise_floor, **counts}
 
 
 def fog_radar(results: dict, visibility_m: float, rng: np.random.Generator
@@ -80,10 +93,20 @@ def fog_radar(results: dict, visibility_m: float, rng: np.random.Generator
 
 
 class _FogBase(Degradation):
+    """Severity parameters: ``visibility_m`` (ours) or ``alpha_per_m`` + ``beta_per_m_sr``."""
 
     @property
     def visibility_m(self) -> float:
-        return FOG_VISIBILITY_M[self.severity]
+        """MOR [m]: the table's, or ln 20 / alpha for a preset that gives alpha."""
+        params = self.severity_params
+        if 'visibility_m' in params:
+            return params['visibility_m']
+        return float(np.log(20.0) / params['alpha_per_m'])
+
+    @property
+    def backscatter_per_m_sr(self) -> Optional[float]:
+        """The LiDAR model's beta when the preset gives it, else None (0.046 / MOR)."""
+        return self.severity_params.get('beta_per_m_sr')
 
 
 @TRANSFORMS.register_module()
@@ -112,7 +135,8 @@ class LidarFog(_FogBase):
 
     def apply(self, results: dict) -> Dict[str, Any]:
         params = {'visibility_m': self.visibility_m,
-                  **fog_lidar(results, self.visibility_m, self.rng(results))}
+                  **fog_lidar(results, self.visibility_m, self.rng(results),
+                              backscatter_per_m_sr=self.backscatter_per_m_sr)}
         set_context(results, weather='fog')
         return params
 
@@ -142,7 +166,8 @@ class Fog(_FogBase):
         params = {
             'visibility_m': vis,
             'camera': fog_cameras(results, vis, self.rng(results, 'fog/camera')),
-            'lidar': fog_lidar(results, vis, self.rng(results, 'fog/lidar')),
+            'lidar': fog_lidar(results, vis, self.rng(results, 'fog/lidar'),
+                               backscatter_per_m_sr=self.backscatter_per_m_sr),
             'radar': fog_radar(results, vis, self.rng(results, 'fog/radar')),
         }
         set_context(results, weather='fog')

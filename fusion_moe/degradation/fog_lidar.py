@@ -33,7 +33,7 @@ node; the range of older sweeps is measured from the keyframe LiDAR origin (the 
 most a few metres within the sweep window, which hardly changes exp(-2 alpha R)).
 """
 from functools import lru_cache
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
@@ -85,7 +85,8 @@ def soft_target_table(alpha: float, tau_h_s: float = TAU_H_S, r1_m: float = OVER
 
 
 def simulate_lidar_fog(points: np.ndarray, visibility_m: float, rng: np.random.Generator,
-                       noise_floor: float = 0.5, tau_h_s: float = TAU_H_S
+                       noise_floor: float = 0.5, tau_h_s: float = TAU_H_S,
+                       backscatter_per_m_sr: Optional[float] = None
                        ) -> Tuple[np.ndarray, Dict[str, int]]:
     """Apply fog to a point cloud.
 
@@ -95,13 +96,16 @@ def simulate_lidar_fog(points: np.ndarray, visibility_m: float, rng: np.random.G
         visibility_m: meteorological optical range [m].
         rng: random stream for the range jitter of fog returns.
         noise_floor: returns weaker than this (intensity units) are lost.
+        backscatter_per_m_sr: beta [1/(m sr)]; None for 0.046 / MOR (suite presets set it).
 
     Returns:
         (N', C) float32 with N' <= N (lost points removed, fog returns replacing the points
         they hid, in the input order), and counts ``{'lost', 'fog_returns', 'kept'}``.
     """
     alpha = attenuation_coefficient(visibility_m)
-    beta_over_beta0 = (BACKSCATTER_PER_MOR / visibility_m) / (TARGET_GAMMA / np.pi)
+    beta = (BACKSCATTER_PER_MOR / visibility_m if backscatter_per_m_sr is None
+            else backscatter_per_m_sr)
+    beta_over_beta0 = beta / (TARGET_GAMMA / np.pi)
     j_max, fog_range = soft_target_table(alpha, tau_h_s)
 
     xyz = points[:, :3].astype(np.float64)

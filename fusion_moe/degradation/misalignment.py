@@ -1,6 +1,8 @@
 """Misalignment between sensors: wrong extrinsics (spatial) and stale data (temporal).
 
-Neither changes the driving context or the ground truth.
+``SpatialMisalignment`` corrupts the cameras' (and radar's) calibration against the LiDAR;
+``LidarMisalignment`` moves the LiDAR cloud itself, against cameras, radar and boxes
+(MultiCorrupt's spatial misalignment). None changes the driving context or the ground truth.
 """
 import logging
 from typing import Any, Dict, List
@@ -11,11 +13,9 @@ from scipy.spatial.transform import Rotation
 
 from ..registry import TRANSFORMS
 from ..structures import CAMERAS
-from .base import (Degradation, get_lidar_array, get_radar_array, modality_present, require,
-                   set_lidar_array)
-from .severity_tables import SPATIAL_MISALIGNMENT, TEMPORAL_DELAY_S
+from .base import (LIDAR_TIME_LAG_COLUMN, Degradation, get_lidar_array, get_radar_array,
+                   lidar_sweep_rows, modality_present, require, set_lidar_array)
 
-LIDAR_TIME_LAG_COLUMN = 5
 RADAR_TIME_LAG_COLUMN = 6
 #: Half the sweep period: a sweep counts as "at least delay old" within this tolerance [s].
 LIDAR_HALF_PERIOD_S = 0.025      # 20 Hz
@@ -33,6 +33,16 @@ def random_rigid_error(rng: np.random.Generator, rotation_deg: float, translatio
     T = np.eye(4)
     T[:3, :3] = Rotation.from_rotvec(np.radians(rotation_deg) * axis).as_matrix()
     T[:3, 3] = translation_m * direction
+    return T
+
+
+def xyz_rigid_error(rotation_deg: float, translation_m: float) -> np.ndarray:
+    """MultiCorrupt's LiDAR error: R = Rx(-t) Ry(-t) Rz(-t) for t = ``rotation_deg`` (their
+    rotation matrices are the transposes of the right-handed ones), then ``translation_m``
+    along +x. A 4x4 acting on column vectors of LiDAR-frame points."""
+    T = np.eye(4)
+    T[:3, :3] = Rotation.from_euler('XYZ', [-rotation_deg] * 3, degrees=True).as_matrix()
+    T[0, 3] = translation_m
     return T
 
 
@@ -59,7 +69,8 @@ class SpatialMisalignment(Degradation):
     name = 'spatial_misalignment'
 
     def apply(self, results: dict) -> Dict[str, Any]:
-        rot_deg, trans_m = SPATIAL_MISALIGNMENT[self.severity]
+        rot_deg = self.severity_params['rotation_deg']
+        trans_m = self.severity_params['translation_m']
         rng = self.rng(results)
         lidar2cam = require(results, 'lidar2cam', 'camera extrinsics')
         cam2img = require(results, 'cam2img', 'camera intrinsics')
@@ -86,6 +97,53 @@ class SpatialMisalignment(Degradation):
             results['radar_points'] = radar.astype(np.float32)
         return {'rotation_deg': rot_deg, 'translation_m': trans_m,
                 'radar_yaw_deg': radar_yaw_deg}
+
+
+@TRANSFORMS.register_module()
+class LidarMisalignment(Degradation):
+    """The LiDAR cloud is not where the calibration says: a rigid error moves its points.
+
+    With ``probability`` the points (x, y, z, LiDAR frame) are mapped by a rigid error E,
+    ``error_model='random'`` (ours: exactly ``rotation_deg`` about a random axis and
+    ``translation_m`` along a random direction, as ``SpatialMisalignment`` draws them) or
+    ``'xyz'`` (MultiCorrupt's, see :func:`xyz_rigid_error`). ``per_sweep=False``: one draw
+    for the whole cloud, a mounting error shared by all sweeps; ``per_sweep=True``: every
+    sweep draws for itself, as MultiCorrupt's converter does (it corrupts each sweep file on
+    its own). Cameras, radar and boxes stay where they are, so the LiDAR disagrees with all
+    of them.
+
+    Approximation (stated): E acts in the keyframe LiDAR frame. MultiCorrupt applies it in
+    each sweep's own sensor frame, which for an older sweep differs by the ego motion since
+    (at 3 deg and 4.5 m of travel, about 0.24 m).
+    """
+    name = 'lidar_misalignment'
+
+    def _error(self, rng: np.random.Generator) -> np.ndarray:
+        params = self.severity_params
+        if params['error_model'] == 'random':
+            return random_rigid_error(rng, params['rotation_deg'], params['translation_m'])
+        if params['error_model'] == 'xyz':
+            return xyz_rigid_error(params['rotation_deg'], params['translation_m'])
+        raise ValueError(f"unknown error_model {params['error_model']!r} in the "
+                         f"{self.preset!r} table of {self.name!r}")
+
+    def apply(self, results: dict) -> Dict[str, Any]:
+        params = dict(self.severity_params)
+        if not modality_present(results)['lidar']:
+            return {**params, 'applied': False}
+        pts = get_lidar_array(results).copy()
+        rng = self.rng(results)
+        groups = lidar_sweep_rows(pts) if params['per_sweep'] else [np.arange(len(pts))]
+        moved = 0
+        for rows in groups:
+            hit = rng.random() < params['probability']
+            error = self._error(rng)                   # drawn either way (common random numbers)
+            if hit:
+                xyz = pts[rows, :3].astype(np.float64)
+                pts[rows, :3] = xyz @ error[:3, :3].T + error[:3, 3]
+                moved += 1
+        set_lidar_array(results, pts)
+        return {**params, 'applied': True, 'groups': len(groups), 'groups_moved': moved}
 
 
 def delay_sweeps(points: np.ndarray, time_col: int, delay_s: float, half_period_s: float
@@ -123,7 +181,7 @@ class TemporalMisalignment(Degradation):
     name = 'temporal_misalignment'
 
     def apply(self, results: dict) -> Dict[str, Any]:
-        delay = TEMPORAL_DELAY_S[self.severity]
+        delay = self.severity_params['delay_s']
         present = modality_present(results)
         params: Dict[str, Any] = {'delay_s': delay}
         if present['lidar']:

@@ -26,7 +26,6 @@ import numpy as np
 
 from ..registry import TRANSFORMS
 from .base import Degradation, get_images, live_camera_indices, set_context
-from .severity_tables import NIGHT_LIGHT_LEVEL
 
 DISPLAY_GAMMA = 2.2
 ADC_LEVELS = 4096
@@ -90,15 +89,17 @@ class Night(Degradation):
         severity: 1-5 -> scene light level ``NIGHT_LIGHT_LEVEL``.
         seed: base seed.
         light_sources: add street lamps / headlights as glows.
+        preset: severity tables (only ours has night).
     """
     name = 'night'
 
-    def __init__(self, severity: int, seed: int = 0, light_sources: bool = True) -> None:
-        super().__init__(severity, seed)
+    def __init__(self, severity: int, seed: int = 0, light_sources: bool = True,
+                 preset: str = 'default') -> None:
+        super().__init__(severity, seed, preset)
         self.light_sources = bool(light_sources)
 
     def apply(self, results: dict) -> Dict[str, Any]:
-        level = NIGHT_LIGHT_LEVEL[self.severity]
+        level = self.severity_params['light_level']
         rng = self.rng(results)
         lights = 0
         cams = live_camera_indices(results)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from fusion_moe.degradation import ImageCorruption, build_degradation
-from fusion_moe.degradation.corruption import corruption_names
+from fusion_moe.degradation.corruption import corruption_names, shift_hsv_value
 
 
 def test_all_nineteen_package_corruptions_are_offered():
@@ -57,3 +57,24 @@ def test_severity_is_passed_through(tiny_results):
     stds = [np.mean([i.std() for i in build_degradation('contrast', s)(
         copy.deepcopy(tiny_results))['img']]) for s in range(1, 6)]
     assert all(a > b for a, b in zip(stds, stds[1:])), stds
+
+
+@pytest.mark.parametrize('severity,shift', [(1, .1), (2, .2), (3, .3), (4, .4), (5, .5)])
+def test_hsv_value_shift_is_the_packages_brightness(severity, shift, tiny_results):
+    from imagecorruptions import corrupt
+    rgb = tiny_results['img'][0][:, :, ::-1].copy()
+    assert np.array_equal(shift_hsv_value(rgb, shift),
+                          corrupt(rgb, corruption_name='brightness', severity=severity))
+
+
+def test_multicorrupt_brightness_goes_past_the_packages_strongest(tiny_results):
+    strongest = build_degradation('brightness', 5)(copy.deepcopy(tiny_results))
+    means = [np.mean([i.mean() for i in strongest['img']])]
+    for severity, shift in ((1, 0.5), (2, 0.6), (3, 0.7)):
+        out = build_degradation('brightness', severity, preset='multicorrupt')(
+            copy.deepcopy(tiny_results))
+        record = out['degradations'][-1]
+        assert record['preset'] == 'multicorrupt' and record['params']['value_shift'] == shift
+        means.append(np.mean([i.mean() for i in out['img']]))
+    assert means[1] == pytest.approx(means[0])              # MultiCorrupt 1 = package 5
+    assert means[1] < means[2] < means[3]

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from fusion_moe.degradation import build_degradation
+from fusion_moe.degradation.misalignment import xyz_rigid_error
 from fusion_moe.degradation.severity_tables import SPATIAL_MISALIGNMENT, TEMPORAL_DELAY_S
 
 
@@ -89,3 +90,77 @@ def test_keyframe_without_sweeps_falls_back_and_says_so(small_results):
     # the radar has one made-up 0.08 s sweep: at 0.15 s delay only that sweep is kept
     assert params['radar_fallback'] is True
     assert len(out['radar_points']) == (radar_before[:, 6] > 0).sum()
+
+
+# ---- the LiDAR cloud itself misaligned (MultiCorrupt's spatial misalignment) --------------
+
+def rigid_fit(before, after):
+    """(R, t) with after = before @ R.T + t, least squares (Kabsch)."""
+    cb, ca = before.mean(0), after.mean(0)
+    U, _, Vt = np.linalg.svd((before - cb).T @ (after - ca))
+    R = (U @ np.diag([1, 1, np.sign(np.linalg.det(U @ Vt))]) @ Vt).T
+    return R, ca - cb @ R.T
+
+
+@pytest.mark.parametrize('severity', range(1, 6))
+def test_lidar_error_moves_the_whole_cloud_rigidly_by_its_magnitude(severity, sweep_results):
+    clean = copy.deepcopy(sweep_results)
+    out = build_degradation('lidar_misalignment', severity, seed=2)(sweep_results)
+    rot_deg, trans_m = SPATIAL_MISALIGNMENT[severity]
+    before, after = lidar(clean).astype(np.float64), lidar(out).astype(np.float64)
+    R, t = rigid_fit(before[:, :3], after[:, :3])          # one error for every sweep
+    assert np.abs(after[:, :3] - (before[:, :3] @ R.T + t)).max() < 1e-3
+    assert rotation_angle_deg(R) == pytest.approx(rot_deg, abs=1e-3)
+    assert np.linalg.norm(t) == pytest.approx(trans_m, abs=1e-3)
+    assert np.array_equal(after[:, 3:], before[:, 3:])
+    # everything else stays: cameras, radar, boxes
+    assert all(np.array_equal(a, b) for a, b in zip(clean['lidar2img'], out['lidar2img']))
+    assert np.array_equal(clean['radar_points'], out['radar_points'])
+    assert np.array_equal(clean['gt_bboxes_3d'].tensor.numpy(),
+                          out['gt_bboxes_3d'].tensor.numpy())
+
+
+def test_multicorrupt_lidar_error_is_their_xyz_rotation_and_2m_shift():
+    theta = np.radians(2.0)
+    c, s = np.cos(theta), np.sin(theta)
+    # right-handed rotations by -theta about x, y, z, multiplied in that order
+    rx = np.array([[1, 0, 0], [0, c, s], [0, -s, c]])
+    ry = np.array([[c, 0, -s], [0, 1, 0], [s, 0, c]])
+    rz = np.array([[c, s, 0], [-s, c, 0], [0, 0, 1]])
+    E = xyz_rigid_error(2.0, 2.0)
+    assert np.allclose(E[:3, :3], rx @ ry @ rz, atol=1e-12)
+    assert np.array_equal(E[:3, 3], [2.0, 0.0, 0.0])
+
+
+def _sweeps_sample(idx, sweeps=7):
+    rng = np.random.default_rng(idx)
+    pts = np.zeros((sweeps * 20, 6), np.float32)
+    pts[:, :3] = rng.uniform(-30, 30, (len(pts), 3))
+    pts[:, 5] = np.repeat(np.arange(sweeps) * 0.05, 20)
+    return {'sample_idx': idx, 'points': pts, 'degradations': [],
+            'modality_present': {'camera': True, 'lidar': True, 'radar': True}}
+
+
+def test_multicorrupt_draws_for_every_sweep_with_its_probability():
+    moved = {}
+    for severity, (p, theta) in {1: (0.2, 1.0), 2: (0.4, 2.0), 3: (0.6, 3.0)}.items():
+        transform = build_degradation('lidar_misalignment', severity, preset='multicorrupt')
+        E = xyz_rigid_error(theta, 2.0)
+        moved[severity] = []
+        for idx in range(60):
+            sample = _sweeps_sample(idx)
+            before = sample['points'].copy()
+            after = transform(sample)['points']
+            flags = []
+            for lag in np.unique(before[:, 5]):
+                rows = before[:, 5] == lag
+                shifted = before[rows, :3] @ E[:3, :3].T + E[:3, 3]
+                hit = np.allclose(after[rows, :3], shifted, atol=1e-4)
+                assert hit or np.array_equal(after[rows], before[rows])
+                flags.append(hit)
+            moved[severity].append(np.array(flags))
+        rate = np.mean(moved[severity])
+        assert abs(rate - p) < 0.08, (severity, rate)
+    # common random numbers: a sweep moved at one severity is moved at every higher one
+    for lo, hi in ((1, 2), (2, 3)):
+        assert all((a <= b).all() for a, b in zip(moved[lo], moved[hi]))

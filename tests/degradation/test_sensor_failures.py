@@ -98,3 +98,42 @@ def test_failures_leave_the_context_alone(small_results):
                  'radar_dropout'):
         out = build_degradation(name, 5)(copy.deepcopy(small_results))
         assert out['context'] == small_results['context']
+
+
+def test_dropped_views_are_absent_like_views_missing_on_disk(tiny_results):
+    out = build_degradation('camera_dropout', 2, seed=2)(tiny_results)
+    dropped = out['degradations'][-1]['params']['dropped_cameras']
+    assert out['degradations'][-1]['params']['view'] == 'absent'
+    assert out['cameras_present'] == [cam not in dropped for cam in CAMERAS]
+    assert out['modality_present']['camera'] is True
+
+
+def test_black_frame_mode_tells_the_model_nothing(tiny_results):
+    out = build_degradation('camera_dropout', 5, seed=2, view='black')(tiny_results)
+    assert not any(img.any() for img in out['img'])
+    assert 'cameras_present' not in out
+    assert out['modality_present']['camera'] is True       # six black frames, still "present"
+
+
+def test_absent_mode_keeps_views_the_loader_already_lost(tiny_results):
+    tiny_results['cameras_present'] = [True, True, True, False, True, True]
+    tiny_results['img'][3][:] = 0
+    out = build_degradation('camera_dropout', 1, seed=0)(tiny_results)
+    dropped = out['degradations'][-1]['params']['dropped_cameras']
+    assert out['cameras_present'][3] is False
+    assert sum(out['cameras_present']) == 6 - len(set(dropped) | {'CAM_BACK'})
+
+
+def test_later_degradations_leave_absent_views_black(tiny_results):
+    tiny_results['cameras_present'] = [True, True, True, False, True, True]   # lost on disk
+    tiny_results['img'][3][:] = 0
+    out = build_degradation('camera_dropout', 1, seed=0)(tiny_results)
+    out = build_degradation('fog', 3)(out)
+    out = build_degradation('night', 3)(out)
+    for present, img in zip(out['cameras_present'], out['img']):
+        assert img.any() == present
+
+
+def test_unknown_view_mode_is_refused():
+    with pytest.raises(ValueError, match='view'):
+        build_degradation('camera_dropout', 1, view='grey')
