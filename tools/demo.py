@@ -149,6 +149,8 @@ def main(argv=None) -> int:
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--reuse', action='store_true',
                         help='keep checkpoints that exist instead of training again')
+    parser.add_argument('--model-a', type=Path, help='config of model A (the scored model)')
+    parser.add_argument('--model-b', type=Path, help='config of model B (its baseline)')
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
@@ -157,6 +159,11 @@ def main(argv=None) -> int:
     started = time.time()
     work_dir, root = Path(args.work_dir), Path(args.data_root)
     models, note = demo_models()
+    if args.model_a or args.model_b:
+        if not (args.model_a and args.model_b):
+            parser.error('give both --model-a and --model-b')
+        models = {f'A_{args.model_a.stem}': args.model_a, f'B_{args.model_b.stem}': args.model_b}
+        note = f'model A: {args.model_a}; model B: {args.model_b} (from the command line)'
     print(f'demo models: {note}', flush=True)
     try:
         _stage('1/5 synthetic nuScenes data')

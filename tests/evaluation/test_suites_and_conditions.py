@@ -1,5 +1,6 @@
-"""Suites, condition specs, degraded test pipelines, and what the on-the-fly injection does to
-the data the model sees: every LiDAR sweep degraded, and the same degradation every run."""
+"""Suites, condition specs, degraded test pipelines, and the on-the-fly injection degrading a
+sample the same way in every run (that every LiDAR sweep is degraded is
+tests/degradation/test_lidar_sweeps.py)."""
 import argparse
 import copy
 
@@ -9,13 +10,11 @@ from mmengine.config import Config
 
 from fusion_moe.data.real_keyframe import (add_lidar_sweeps, build_real_keyframe_results,
                                            downscale_images)
-from fusion_moe.degradation import build_degradation
 from fusion_moe.evaluation.robustness import (condition_name, degrade_test_pipeline, get_suite,
                                               parse_degradation_spec)
 from fusion_moe.registry import TRANSFORMS
 
 DEMO = 'configs/demo/detector_cpu.py'
-TIME_LAG = 5
 
 
 def test_default_suite_runs_clean_then_every_corruption_at_severities_1_to_5():
@@ -27,7 +26,7 @@ def test_default_suite_runs_clean_then_every_corruption_at_severities_1_to_5():
             'radar_dropout_4', 'lidar_beams_1', 'lidar_fov_2', 'spatial_misalignment_5',
             'temporal_misalignment_1'} <= set(names)
     fog3 = conditions[names.index('fog_3')]
-    assert fog3.degradations == (dict(type='Fog', severity=3, seed=0),)
+    assert fog3.degradations == (dict(type='Fog', severity=3, seed=0, preset='default'),)
 
 
 def test_corruptions_and_severities_select_and_other_degradations_run_ad_hoc():
@@ -35,29 +34,39 @@ def test_corruptions_and_severities_select_and_other_degradations_run_ad_hoc():
     conditions = suite.conditions(['night', 'brightness'], [1, 3], seed=7)
     assert [c.name for c in conditions] == ['clean', 'night_1', 'night_3', 'brightness_1',
                                             'brightness_3']
-    assert conditions[-1].degradations == (
-        dict(type='ImageCorruption', corruption='brightness', severity=3, seed=7),)
+    assert conditions[-1].degradations == (dict(
+        type='ImageCorruption', corruption='brightness', severity=3, seed=7, preset='default'),)
     with pytest.raises(ValueError, match='severities'):
         suite.conditions(['fog'], [6])
     with pytest.raises(KeyError, match='smog'):
         suite.conditions(['smog'])
 
 
-def test_multicorrupt_maps_its_three_severities_onto_ours_and_says_where_it_differs():
+def test_multicorrupt_runs_its_presets_and_never_a_stand_in_for_what_we_cannot_produce():
     suite = get_suite('multicorrupt')
     assert suite.severities == (1, 2, 3)
-    by_name = {c.name: c for c in suite.conditions()}
-    assert len(by_name) == 1 + 9 * 3
-    # 16 / 8 / 4 beams are our severities 2 / 4 / 5; visibility 150 / 100 / 50 m is 3 / 4 / 5
-    assert [by_name[f'beams_reducing_{s}'].degradations[0]['severity'] for s in (1, 2, 3)] \
-        == [2, 4, 5]
-    assert [by_name[f'fog_{s}'].degradations[0]['severity'] for s in (1, 2, 3)] == [3, 4, 5]
-    assert all(c.differences for c in suite.corruptions)
-    assert any('points_reducing' in note for note in suite.notes)
-    serialized = suite.serialize()
-    assert serialized['corruptions'][0]['severity_map'] == {'1': 2, '2': 4, '3': 5}
-    with pytest.raises(KeyError, match='severities 1-5'):
-        suite.conditions(['lidar_fov'])
+    conditions = suite.conditions()
+    runnable = {c.corruption for c in conditions if not c.is_clean}
+    not_run = set(suite.unsupported())
+    assert runnable | not_run == set(suite.corruptions) and not runnable & not_run
+    assert {'dark', 'motionblur', 'snow', 'temporalmisalignment'} == not_run
+    beams = [c for c in conditions if c.corruption == 'beamsreducing']
+    assert [c.name for c in beams] == ['beamsreducing_1', 'beamsreducing_2', 'beamsreducing_3']
+    assert all(c.degradations[0]['preset'] == 'multicorrupt' for c in conditions[1:])
+    with pytest.raises(KeyError, match='snow.*cannot be run'):
+        suite.conditions(['snow'])
+    with pytest.raises(KeyError, match='not a corruption'):
+        suite.conditions(['lidar_fov'])  # outside MultiCorrupt's severities 1-3
+
+
+def test_the_suite_record_lists_the_pipelines_run_and_what_was_not_run():
+    suite = get_suite('multicorrupt')
+    record = suite.serialize(suite.conditions(['fog'], [2]))
+    assert record['name'] == 'multicorrupt' and 'MultiCorrupt' in record['source']
+    (fog,) = record['corruptions']
+    assert fog['status'] == 'approximate' and fog['note']
+    assert list(fog['pipelines']) == ['2'] and fog['pipelines']['2'][0]['type'] == 'Fog'
+    assert {c['name'] for c in record['not_run']} == set(suite.unsupported())
 
 
 def test_degradation_specs_on_the_command_line():
@@ -74,8 +83,8 @@ def test_degrade_test_pipeline_inserts_seeded_transforms_before_packing():
     applied = degrade_test_pipeline(cfg, [('fog', 3), ('camera_dropout', 2)], seed=4)
     types = [t['type'] for t in cfg.test_dataloader.dataset.pipeline]
     assert types[-3:] == ['Fog', 'CameraDropout', 'PackFusionInputs']
-    assert applied == [dict(type='Fog', severity=3, seed=4),
-                       dict(type='CameraDropout', severity=2, seed=4)]
+    assert applied == [dict(type='Fog', severity=3, seed=4, preset='default'),
+                       dict(type='CameraDropout', severity=2, seed=4, preset='default')]
     cfg.test_dataloader.dataset.pop('pipeline')
     with pytest.raises(KeyError, match='test_dataloader.dataset.pipeline'):
         degrade_test_pipeline(cfg, [('fog', 3)])
@@ -87,24 +96,12 @@ def keyframe_with_sweeps():
     return add_lidar_sweeps(downscale_images(build_real_keyframe_results(), 8))
 
 
-@pytest.mark.parametrize('name,severity', [('fog', 5), ('lidar_beams', 3), ('lidar_fov', 3),
-                                           ('lidar_dropout', 5)])
-def test_lidar_corruptions_reach_every_sweep_not_only_the_keyframe(keyframe_with_sweeps, name,
-                                                                   severity):
-    clean = keyframe_with_sweeps['points'].tensor.numpy()
-    out = build_degradation(name, severity, seed=0)(copy.deepcopy(keyframe_with_sweeps))
-    degraded = out['points'].tensor.numpy()
-    for lag in np.unique(clean[:, TIME_LAG]):
-        before = clean[clean[:, TIME_LAG] == lag]
-        after = degraded[np.isclose(degraded[:, TIME_LAG], lag)]
-        changed = len(after) != len(before) or not np.allclose(after, before)
-        assert changed, f'{name}: the sweep {lag:.2f} s old is untouched'
-
-
 def test_the_same_condition_degrades_a_sample_identically_in_every_run(keyframe_with_sweeps):
     def run(seed):
         out = copy.deepcopy(keyframe_with_sweeps)
-        for config in get_suite('default').corruption('fog').condition(4, seed).degradations:
+        (fog4,) = [c for c in get_suite('default').conditions(['fog'], [4], seed)
+                   if not c.is_clean]
+        for config in fog4.degradations:
             out = TRANSFORMS.build(dict(config))(out)
         return out
     first, again, other = run(0), run(0), run(1)

@@ -110,7 +110,7 @@ def test_results_hold_the_devkit_summary_of_every_condition(dense_run):
         assert entry['routing'] == {}  # a dense model
         assert entry['num_samples'] == 2
     assert results['conditions']['fog_5']['degradations'] == [
-        {'type': 'Fog', 'severity': 5, 'seed': 0}]
+        {'type': 'Fog', 'severity': 5, 'seed': 0, 'preset': 'default'}]
     assert results['data']['eval_set'] == 'mini_val'
 
 

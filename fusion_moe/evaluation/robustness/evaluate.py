@@ -27,7 +27,7 @@ import os
 import os.path as osp
 import sys
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 from mmdet3d.evaluation.metrics import NuScenesMetric
 from mmengine.config import Config
@@ -249,7 +249,7 @@ class RobustnessEval:
         conditions.update(self.run_subsets(scorer, dataset.ann_file))           # 4
         results = RobustnessResults(
             model=model,
-            suite=self.suite.serialize(corruption_names(self.conditions)),
+            suite=self.suite.serialize(self.conditions),
             seed=self.seed,
             data={'data_root': dataset.data_root, 'version': scorer.version,
                   'eval_set': scorer.eval_set, 'num_samples': len(dataset),
@@ -265,7 +265,3 @@ class RobustnessEval:
             json.dump(results.serialize(), f, indent=1)
         self.written = {'results': path, **make_report(path, self.work_dir)}
         return results
-
-
-def corruption_names(conditions: List[ConditionSpec]) -> List[str]:
-    return list(dict.fromkeys(c.corruption for c in conditions if c.corruption))

@@ -63,7 +63,8 @@ def _model_section(results: RobustnessResults) -> List[str]:
 def _setup_section(results: RobustnessResults) -> List[str]:
     d, s = results.data, results.suite
     lines = ['## Setup', '',
-             f'- suite: **{s["name"]}** (version {s["version"]}): {s["description"]}',
+             f'- suite: **{s["name"]}** (results format version {s["version"]}): '
+             f'{s.get("source", "")}',
              f'- degradations applied on the fly in the test pipeline, seeded per (seed, '
              f'sample) with seed {results.seed}',
              f'- data: `{d["data_root"]}` {d["version"]}, split {d["eval_set"]}, '
@@ -200,17 +201,15 @@ def _routing_section(results: RobustnessResults) -> List[str]:
 
 
 def _differences_section(results: RobustnessResults) -> List[str]:
-    corruptions = [c for c in results.suite.get('corruptions', []) if c.get('differences')]
-    notes = results.suite.get('notes') or []
-    if not corruptions and not notes:
+    approximate = [c for c in results.suite.get('corruptions', [])
+                   if c.get('status') == 'approximate' or c.get('note')]
+    not_run = results.suite.get('not_run') or []
+    if not approximate and not not_run:
         return []
-    lines = [f'## Where the `{results.suite["name"]}` suite differs from its reference', '']
-    for c in corruptions:
-        mapping = c.get('severity_map')
-        sev = (' (suite severity -> ours: '
-               + ', '.join(f'{k}->{v}' for k, v in mapping.items()) + ')') if mapping else ''
-        lines.append(f'- {c["name"]}{sev}: {c["differences"]}')
-    lines += [f'- {note}' for note in notes]
+    lines = [f'## Where the `{results.suite["name"]}` suite departs from its reference', '']
+    lines += [f'- {c["name"]} ({c["status"]}): {c["note"]}' for c in approximate]
+    lines += [f'- {c["name"]}: **not run** (our injector cannot produce it): {c["note"]}'
+              for c in not_run]
     return lines
 
 
