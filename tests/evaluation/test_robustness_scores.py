@@ -97,3 +97,11 @@ def test_a_zero_clean_score_gives_undefined_ratios():
     assert scores['multicorrupt']['RA']['fog']['1'] is None
     assert scores['multicorrupt']['mRA'] is None
     assert scores['robo3d']['RR']['fog'] is None
+
+
+def test_a_baseline_condition_of_the_same_name_but_another_pipeline_does_not_count():
+    model, base = _results(MODEL), _results(BASE)
+    base.conditions['fog_3'].degradations = [dict(type='LidarFog', severity=3,
+                                                  preset='nuscenes_c')]
+    rra = score_results(model, baseline_entry(base, 'b.json'))['NDS']['multicorrupt']['RRA']
+    assert rra['fog'] == pytest.approx(0.54 / 0.48 - 1.0)  # severity 1 only

@@ -17,17 +17,22 @@ def baseline_entry(baseline: RobustnessResults, path: str) -> dict:
                       'version': baseline.suite.get('version')},
             'metrics': {metric: {name: cond.metric(metric)
                                  for name, cond in baseline.conditions.items()}
-                        for metric in METRIC_KEYS}}
+                        for metric in METRIC_KEYS},
+            'degradations': {name: cond.degradations
+                             for name, cond in baseline.conditions.items()}}
 
 
 def baseline_table(entry: dict, metric: str, results: RobustnessResults
                    ) -> Dict[str, Dict[int, float]]:
     """``{corruption: {severity: value}}`` of the baseline, for the results' corruption
-    conditions that the baseline also ran (matched by condition name)."""
+    conditions that the baseline also ran: same condition name and the same degradation
+    pipeline (``fog_3`` of two suites with different presets does not match)."""
     values = entry['metrics'][metric]
+    pipelines = entry.get('degradations') or {}
     table: Dict[str, Dict[int, float]] = {}
     for name, cond in results.conditions.items():
-        if cond.kind == 'corruption' and name in values:
+        same = name in values and (name not in pipelines or pipelines[name] == cond.degradations)
+        if cond.kind == 'corruption' and same:
             table.setdefault(cond.corruption, {})[int(cond.severity)] = float(values[name])
     return table
 
