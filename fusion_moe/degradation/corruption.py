@@ -42,7 +42,8 @@ def shift_hsv_value(rgb: np.ndarray, shift: float) -> np.ndarray:
     """ImageNet-C brightness for any shift: V += ``shift`` in HSV, clipped to [0, 1].
 
     (H, W, 3) uint8 RGB -> (H, W, 3) uint8 RGB, truncated to integers as
-    ``imagecorruptions.corrupt`` does (so shift 0.1 k equals its brightness at severity k).
+    ``imagecorruptions.corrupt`` does (so shifts .1, .2, .3, .4, .5 give its brightness at
+    severities 1-5, bit for bit).
     """
     hsv = skimage.color.rgb2hsv(rgb / 255.0)
     hsv[..., 2] = np.clip(hsv[..., 2] + shift, 0.0, 1.0)

@@ -1,5 +1,8 @@
 """Robustness suites: every condition of a suite, with the pipeline that produces it.
 
+``python -m fusion_moe.degradation.suites [SUITE ...]`` prints each suite as a Markdown table
+(the README's tables are that output).
+
 A suite is a list of corruptions, each at the suite's severities. ``'default'`` is ours;
 ``'multicorrupt'`` and ``'nuscenes_c'`` use the published suites' parameters (their presets in
 :mod:`.severity_tables`, which cites the sources) and their own corruption names, so scores
@@ -24,6 +27,7 @@ Use (the robustness benchmark)::
 - ``'approximate'``: the suite's parameters, but part of the model differs (``note`` says what);
 - ``'unsupported'``: our injector cannot produce it; ``pipeline`` is None, never a stand-in.
 """
+import sys
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from .severity_tables import NOT_REPRODUCED, PRESETS, SEVERITY_TABLES
@@ -169,3 +173,37 @@ def _suite(suite: str) -> Sequence[_Corruption]:
     if suite not in _SUITES:
         raise ValueError(f'unknown suite {suite!r}; known suites: {SUITES}')
     return _SUITES[suite]
+
+
+def _format_params(params: Dict[str, Any]) -> str:
+    return ', '.join(f'{k} {v:.3g}' if isinstance(v, float) else f'{k} {v}'
+                     for k, v in params.items())
+
+
+def suite_table(suite: str) -> str:
+    """A Markdown table of ``suite``: corruption, our transform, parameters per severity,
+    status; then the notes."""
+    conditions = suite_conditions(suite)
+    severities = sorted({c.severity for c in conditions})
+    lines = ['| corruption | transform | ' + ' | '.join(f'severity {s}' for s in severities)
+             + ' | status |', '|' + '---|' * (len(severities) + 3)]
+    notes = []
+    for entry in _suite(suite):
+        if entry.transform is None:
+            cells = ['-'] * len(severities)
+            transform = '-'
+        else:
+            table = SEVERITY_TABLES[suite][entry.table]
+            cells = [_format_params(table[s]) if s in table else '-' for s in severities]
+            options = ''.join(f', {k}={v!r}' for k, v in entry.options)
+            transform = f'`{entry.transform}`{options}'
+        lines.append(f'| {entry.corruption} | {transform} | ' + ' | '.join(cells)
+                     + f' | {entry.status} |')
+        if entry.note:
+            notes.append(f'- {entry.corruption}: {entry.note}')
+    return '\n'.join(lines + ([''] + notes if notes else []))
+
+
+if __name__ == '__main__':
+    for name in sys.argv[1:] or SUITES:
+        print(f'`{name}` ({SUITE_SOURCES[name]}):\n\n{suite_table(name)}\n')

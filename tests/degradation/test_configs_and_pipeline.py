@@ -8,6 +8,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from fusion_moe.degradation import DEGRADATIONS, insert_degradations
+from fusion_moe.degradation.suites import suite_conditions
 from fusion_moe.registry import TRANSFORMS
 
 CONFIG_DIR = os.path.join(os.path.dirname(__file__), '..', '..', 'configs', '_base_',
@@ -80,3 +81,14 @@ def test_degradations_go_before_global_augmentation_in_the_sensor_frame():
     assert [t['type'] for t in out] == [
         'LoadLidarSweeps', 'LoadAnnotations3D', 'Fog', 'GlobalRotScaleTrans', 'BEVRandomFlip3D',
         'PropagateLidarAugmentation', 'PointsRangeFilter', 'PackFusionInputs']
+
+
+@pytest.mark.parametrize('name', ['multicorrupt', 'nuscenes_c'])
+def test_suite_configs_name_their_suite_and_run_one_of_its_conditions(name, tiny_results):
+    cfg = load(name)
+    pipelines = [c.pipeline for c in suite_conditions(cfg['degradation_suite'])]
+    assert cfg['degradation_pipeline'] in pipelines
+    out = tiny_results
+    for t in cfg['degradation_pipeline']:
+        out = TRANSFORMS.build(copy.deepcopy(t))(out)
+    assert out['degradations'][-1]['preset'] == name

@@ -1,10 +1,11 @@
 """Suites: each condition of ours, MultiCorrupt's and nuScenes-C's, with a runnable pipeline."""
 import copy
+import os.path as osp
 
 import pytest
 
 from fusion_moe.degradation.suites import (STATUSES, SUITE_SOURCES, SUITES, suite_conditions,
-                                           suite_corruptions)
+                                           suite_corruptions, suite_table)
 from fusion_moe.registry import TRANSFORMS
 
 MULTICORRUPT = ('beamsreducing', 'brightness', 'dark', 'fog', 'missingcamera', 'motionblur',
@@ -67,3 +68,9 @@ def test_every_supported_condition_runs_and_records_the_suite(suite, tiny_result
 def test_unknown_suite_lists_the_known_ones():
     with pytest.raises(ValueError, match='multicorrupt'):
         suite_conditions('robo3d')
+
+
+@pytest.mark.parametrize('suite', SUITES)
+def test_the_readme_shows_each_suite_as_the_code_defines_it(suite):
+    readme = osp.join(osp.dirname(__file__), '..', '..', 'README.md')
+    assert f'`{suite}` ({SUITE_SOURCES[suite]}):\n\n{suite_table(suite)}\n' in open(readme).read()
