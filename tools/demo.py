@@ -7,7 +7,8 @@ Stages (each says when it starts, shows progress, and a failing one says which a
 
 1. the synthetic nuScenes set (made if missing); 2. its info files (made if missing);
 3. train model A and model B, side by side, one torch thread each (logs in
-   ``WORK/<model>/train.log``); ``--reuse`` keeps checkpoints that already exist;
+   ``WORK/<model>/train.log``); ``--reuse`` keeps checkpoints (and, in stage 4, robustness
+   results) that already exist;
 4. the robustness suite on both (``tools/robustness.py``, default suite: clean, fog and night
    at severities 1 / 3 / 5 and camera failure at 1 / 3 / 5, plus the real day / night / rain
    subsets), model A scored against model B as its baseline;
@@ -24,6 +25,7 @@ import re
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -43,7 +45,11 @@ class StageFailed(RuntimeError):
     """A demo stage could not finish; the message says which stage and why."""
 
 
+_CURRENT_STAGE = ['setup']
+
+
 def _stage(name: str) -> float:
+    _CURRENT_STAGE[0] = name
     print(f'\n=== demo stage {name}', flush=True)
     return time.time()
 
@@ -189,16 +195,20 @@ def main(argv=None) -> int:
                                   f'{work_dir / label}')
 
         _stage('4/5 robustness suite on both models (' + ' '.join(SUITE_ARGS) + ')')
-        run_side_by_side('4/5 (robustness)', {
-            label: ([sys.executable, 'tools/robustness.py', models[label], checkpoints[label],
-                     '--work-dir', work_dir / label / 'robustness', '--data-root', root,
-                     *SUITE_ARGS], work_dir / label / 'robustness.log')
-            for label in models})
+        paths = {label: work_dir / label / 'robustness' / 'results.json' for label in models}
+        jobs = {}
+        for label in models:
+            if args.reuse and paths[label].exists():
+                print(f'[{label}] reusing {paths[label]}')
+                continue
+            jobs[label] = ([sys.executable, 'tools/robustness.py', models[label],
+                            checkpoints[label], '--work-dir', paths[label].parent,
+                            '--data-root', root, *SUITE_ARGS], work_dir / label / 'robustness.log')
+        run_side_by_side('4/5 (robustness)', jobs)
         from fusion_moe.evaluation.robustness import load_results
         from fusion_moe.evaluation.robustness.compare import side_by_side
         from fusion_moe.evaluation.robustness.report import make_report
         from fusion_moe.evaluation.robustness.scoring import rescore_file
-        paths = {label: work_dir / label / 'robustness' / 'results.json' for label in models}
         a, b = list(models)
         rescore_file(str(paths[a]), str(paths[b]))  # A against B, without the model
         written = {label: make_report(str(path)) for label, path in paths.items()}
@@ -212,6 +222,11 @@ def main(argv=None) -> int:
                 print(f'{label} {name}: {path}')
     except StageFailed as err:
         print(f'\n=== demo FAILED: {err}', flush=True)
+        return 1
+    except Exception as err:  # anything else: which stage, and why
+        traceback.print_exc()
+        print(f'\n=== demo FAILED in stage {_CURRENT_STAGE[0]}: {type(err).__name__}: {err}',
+              flush=True)
         return 1
     print(f'\ndemo finished in {time.time() - started:.0f} s', flush=True)
     return 0

@@ -71,3 +71,18 @@ def test_an_oracle_report_says_the_router_was_told_the_injected_condition():
     assert 'context mode: **oracle**' in report
     assert 'Oracle context: the router was told the injected condition.' in report
     assert 'told the injected condition' not in render_report(_results('estimated'))
+
+
+def test_side_by_side_table_has_one_column_per_model_and_their_ndss():
+    from fusion_moe.evaluation.robustness.compare import side_by_side
+    from fusion_moe.evaluation.robustness.scoring import score_results
+    a, b = _results(), _results()
+    b.conditions['fog_3'].devkit = devkit_summary(0.30)
+    for r in (a, b):
+        r.scores = score_results(r)
+    lines = side_by_side({'A': a, 'B': b}).splitlines()
+    assert lines[0].split() == ['model', 'A', 'B']
+    assert next(x for x in lines if x.startswith('fog_3 NDS')).split()[-2:] == ['0.4500',
+                                                                               '0.3000']
+    assert next(x for x in lines if x.startswith('mRA')).split()[-2:] == ['0.750', '0.500']
+    assert lines[-1] == '(no MoE model: no routing summary)'

@@ -1,8 +1,9 @@
 """Side-by-side table of several models' robustness results (from their results.json alone).
 
-Rows: clean NDS, NDS per condition, mRA (MultiCorrupt, NDS), and the routing summary of MoE
-models (fallback rate and top-1 flip rate, token-weighted / pooled over their MoE layers, on
-clean data and on average over the corruption conditions). Columns: one per model.
+Rows: clean NDS, NDS per condition, mRA and mRRA (MultiCorrupt, NDS), and, when a model has MoE
+layers, the routing summary (fallback rate and top-1 flip rate, token-weighted / pooled over its
+MoE layers, on clean data and on average over the corruption conditions). Columns: one per
+model.
 """
 from typing import List, Mapping, Optional
 
@@ -47,7 +48,10 @@ def side_by_side(models: Mapping[str, RobustnessResults]) -> str:
         _f(None if mrra is None else 100 * mrra, 1) for mrra in
         ((r.scores.get('NDS') or {}).get('multicorrupt', {}).get('mRRA')
          for r in models.values())])
+    moe = any(r.model.is_moe for r in models.values())
     for key, title in (('fallback_rate', 'fallback rate'), ('top1_flip_rate', 'top-1 flip rate')):
+        if not moe:
+            break
         if key != 'top1_flip_rate':
             rows.append([f'{title}, clean'] + [_f(_routing(r, key, False))
                                                for r in models.values()])
@@ -60,4 +64,6 @@ def side_by_side(models: Mapping[str, RobustnessResults]) -> str:
                                for j, (cell, w) in enumerate(zip(row, widths))))
         if i == 0:
             lines.append('  '.join('-' * w for w in widths))
+    if not moe:
+        lines.append('(no MoE model: no routing summary)')
     return '\n'.join(lines)

@@ -63,8 +63,7 @@ def _model_section(results: RobustnessResults) -> List[str]:
 def _setup_section(results: RobustnessResults) -> List[str]:
     d, s = results.data, results.suite
     lines = ['## Setup', '',
-             f'- suite: **{s["name"]}** (results format version {s["version"]}): '
-             f'{s.get("source", "")}',
+             f'- suite: **{s["name"]}**: {s.get("source", "")}',
              f'- degradations applied on the fly in the test pipeline, seeded per (seed, '
              f'sample) with seed {results.seed}',
              f'- data: `{d["data_root"]}` {d["version"]}, split {d["eval_set"]}, '
