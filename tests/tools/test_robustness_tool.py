@@ -167,6 +167,8 @@ def moe_run(tiny_synth, dense_run, tmp_path_factory):
 
 def test_moe_model_gets_routing_analysis_per_condition(moe_run):
     results, _ = moe_run
+    assert list(results['conditions']) == ['clean', 'lidar_dropout_5', 'camera_dropout_5']
+    assert results['data']['real_subsets'] == {}  # real_subsets=(): none scored
     assert results['model']['moe_layers'] == ['fuser.moe']
     assert results['model']['reliability_gates'] == ['fuser.gate']
     clean = results['conditions']['clean']['routing']

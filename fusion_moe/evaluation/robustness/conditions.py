@@ -58,13 +58,14 @@ def real_condition_subsets(ann_file: str, subsets: Optional[Sequence[str]] = Non
     """Scenes of the info file ``ann_file`` (the evaluated split) per real condition.
 
     Returns ``{subset: {'factor', 'value', 'scenes': [scene names], 'num_samples'}}`` for every
-    subset in ``REAL_SUBSETS`` (or ``subsets``), empty ones included (``scenes == []``).
+    subset in ``subsets`` (None: all of ``REAL_SUBSETS``; empty: none), empty subsets included
+    (``scenes == []``).
     """
     with open(ann_file, 'rb') as f:
         infos = pickle.load(f)
     data_list = infos['data_list'] if isinstance(infos, dict) else infos
     out: Dict[str, dict] = {}
-    for name in subsets or REAL_SUBSETS:
+    for name in (REAL_SUBSETS if subsets is None else subsets):
         if name not in REAL_SUBSETS:
             raise KeyError(f'unknown real-condition subset {name!r}; known: {list(REAL_SUBSETS)}')
         factor, value = REAL_SUBSETS[name]

@@ -205,7 +205,8 @@ def _differences_section(results: RobustnessResults) -> List[str]:
     not_run = results.suite.get('not_run') or []
     if not approximate and not not_run:
         return []
-    lines = [f'## Where the `{results.suite["name"]}` suite departs from its reference', '']
+    lines = [f'## The `{results.suite["name"]}` suite: notes, approximations, corruptions '
+             'not run', '']
     lines += [f'- {c["name"]} ({c["status"]}): {c["note"]}' for c in approximate]
     lines += [f'- {c["name"]}: **not run** (our injector cannot produce it): {c["note"]}'
               for c in not_run]
