@@ -58,15 +58,18 @@ def fog_cameras(results: dict, visibility_m: float, rng: np.random.Generator,
 
 
 def fog_lidar(results: dict, visibility_m: float, rng: np.random.Generator,
-              noise_floor: float = 0.5) -> Dict[str, Any]:
-    """Hahner et al. fog on the LiDAR points, in place. Returns the parameters and counts."""
+              noise_floor: float = 0.0) -> Dict[str, Any]:
+    """Hahner et al. fog on the LiDAR points, in place. Returns the parameters and counts.
+
+    ``noise_floor`` > 0 deletes returns weaker than it (not in the reference; off by default).
+    """
     if not modality_present(results)['lidar']:
         return {'applied': False, 'reason': 'no lidar data'}
-    points, counts = simulate_lidar_fog(get_lidar_array(results), visibility_m, rng,
-                                        noise_floor=noise_floor)
-    set_lidar_array(results, points)
+    fogged = simulate_lidar_fog(get_lidar_array(results), visibility_m, rng,
+                                noise_floor=noise_floor)
+    set_lidar_array(results, fogged.points)
     return {'applied': True, 'alpha_per_m': float(np.log(20.0) / visibility_m),
-            'noise_floor': noise_floor, **counts}
+            'noise_floor': noise_floor, **fogged.counts}
 
 
 def fog_radar(results: dict, visibility_m: float, rng: np.random.Generator
@@ -104,15 +107,25 @@ class CameraFog(_FogBase):
 
 @TRANSFORMS.register_module()
 class LidarFog(_FogBase):
-    """Physically based LiDAR fog (Hahner et al. 2021): attenuation, losses, fog returns.
+    """Physically based LiDAR fog (Hahner et al. 2021): attenuation and fog returns.
 
-    Reads/writes ``points`` ((N, 6) -> (N', 6) float32, N' <= N); sets weather 'fog'.
+    Reads/writes ``points`` ((N, 6) float32; (N', 6), N' <= N, only with ``noise_floor`` > 0);
+    sets weather 'fog'.
+
+    Args:
+        noise_floor: intensity below which a return is deleted (default 0: none is, as in
+            the authors' reference code).
     """
     name = 'lidar_fog'
 
+    def __init__(self, severity: int, seed: int = 0, noise_floor: float = 0.0) -> None:
+        super().__init__(severity, seed)
+        self.noise_floor = float(noise_floor)
+
     def apply(self, results: dict) -> Dict[str, Any]:
         params = {'visibility_m': self.visibility_m,
-                  **fog_lidar(results, self.visibility_m, self.rng(results))}
+                  **fog_lidar(results, self.visibility_m, self.rng(results),
+                              self.noise_floor)}
         set_context(results, weather='fog')
         return params
 
@@ -134,15 +147,24 @@ class RadarFog(_FogBase):
 
 @TRANSFORMS.register_module()
 class Fog(_FogBase):
-    """Fog on cameras, LiDAR and radar with one shared visibility (camera first, see above)."""
+    """Fog on cameras, LiDAR and radar with one shared visibility (camera first, see above).
+
+    Args:
+        lidar_noise_floor: ``LidarFog``'s ``noise_floor`` (default 0: no return deleted).
+    """
     name = 'fog'
+
+    def __init__(self, severity: int, seed: int = 0, lidar_noise_floor: float = 0.0) -> None:
+        super().__init__(severity, seed)
+        self.lidar_noise_floor = float(lidar_noise_floor)
 
     def apply(self, results: dict) -> Dict[str, Any]:
         vis = self.visibility_m
         params = {
             'visibility_m': vis,
             'camera': fog_cameras(results, vis, self.rng(results, 'fog/camera')),
-            'lidar': fog_lidar(results, vis, self.rng(results, 'fog/lidar')),
+            'lidar': fog_lidar(results, vis, self.rng(results, 'fog/lidar'),
+                               self.lidar_noise_floor),
             'radar': fog_radar(results, vis, self.rng(results, 'fog/radar')),
         }
         set_context(results, weather='fog')
