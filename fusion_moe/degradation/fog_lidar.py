@@ -181,16 +181,18 @@ def simulate_lidar_fog(points: np.ndarray, visibility_m: float, rng: np.random.G
     lost = (reported < noise_floor) & (intensity > 0)
     is_fog &= ~lost
 
-    out = points.copy()
+    out = points.astype(np.float32)                     # a copy
     out[:, 3] = reported
-    n_fog = int(is_fog.sum())
-    if n_fog:
-        r0_fog = r0[is_fog]
+    fog_idx = np.flatnonzero(is_fog)
+    if len(fog_idx):
+        r0_fog = r0[fog_idx]
         peak = _interpolate(peak_range, r0_fog)
         if shift_to_pulse_peak:
             peak = np.maximum(peak - SPEED_OF_LIGHT_M_S * tau_h_s / 2.0, OVERLAP_R2_M)
-        new_range = fog_return_range(peak, r0_fog, rng.random(n_fog), range_noise_m)
-        out[is_fog, :3] = xyz[is_fog] * (new_range / r0_fog)[:, None]
-    keep = ~lost
-    counts = {'lost': int(lost.sum()), 'fog_returns': n_fog, 'kept': int(keep.sum())}
-    return LidarFogResult(out[keep].astype(np.float32, copy=False), is_fog[keep], counts)
+        new_range = fog_return_range(peak, r0_fog, rng.random(len(fog_idx)), range_noise_m)
+        out[fog_idx, :3] = xyz[fog_idx] * (new_range / r0_fog)[:, None]
+    counts = {'lost': int(lost.sum()), 'fog_returns': len(fog_idx),
+              'kept': len(points) - int(lost.sum())}
+    if counts['lost']:
+        out, is_fog = out[~lost], is_fog[~lost]
+    return LidarFogResult(out, is_fog, counts)
