@@ -206,8 +206,8 @@ def main() -> None:
             row['reference'] = summary(scan, theirs)
             row['comparison'] = compare(scan, mine, theirs)
         rows.append(row)
-    out = {'points': len(scan), 'threads': torch.get_num_threads(), 'load_average_1m_at_start': os.getloadavg()[0],
-           'per_alpha': rows,
+    out = {'points': len(scan), 'threads': torch.get_num_threads(),
+           'load_average_1m_at_start': os.getloadavg()[0], 'per_alpha': rows,
            'speed': speed(scan, reference, args.repeats, args.loop_points)}
     print_table(rows, reference is not None)
     print(json.dumps(out['speed'], indent=2))
