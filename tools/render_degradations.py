@@ -105,23 +105,27 @@ FOG_RETURN_RGB = (1.0, 0.45, 0.0)
 
 
 def _bev_axes(ax: Any, xyz: np.ndarray, intensity: np.ndarray, is_fog: np.ndarray,
-              half_m: float, rings_m: Tuple[float, ...], size: float) -> None:
-    """Scatter LiDAR-frame points seen from above (x right, y = forward up) on one axes."""
+              half_m: float, rings_m: Tuple[float, ...], px: int = 400) -> None:
+    """LiDAR-frame points seen from above (x right, y = forward up), as a raster on one axes.
+
+    Hard returns grey (brighter = stronger, log scale), fog returns orange and 2 px wide.
+    """
     from matplotlib.patches import Circle
-    hard = ~is_fog
-    grey = 0.35 + 0.65 * np.clip(np.log1p(intensity[hard]) / np.log1p(100.0), 0.0, 1.0)
-    ax.set_facecolor('black')
-    ax.scatter(xyz[hard, 0], xyz[hard, 1], s=size, c=np.repeat(grey[:, None], 3, axis=1),
-               marker='.', linewidths=0, rasterized=True)
-    ax.scatter(xyz[is_fog, 0], xyz[is_fog, 1], s=size * 2.5, c=[FOG_RETURN_RGB], marker='.',
-               linewidths=0, rasterized=True)
+    canvas = np.zeros((px, px, 3), np.float32)
+    col = ((xyz[:, 0] + half_m) / (2 * half_m) * px).astype(int)
+    row = ((half_m - xyz[:, 1]) / (2 * half_m) * px).astype(int)
+    inside = (col >= 0) & (col < px - 1) & (row >= 0) & (row < px - 1)
+    hard, fog = inside & ~is_fog, inside & is_fog
+    canvas[row[hard], col[hard]] = (
+        0.35 + 0.65 * np.clip(np.log1p(intensity[hard]) / np.log1p(100.0), 0, 1))[:, None]
+    for dr in (0, 1):
+        for dc in (0, 1):
+            canvas[row[fog] + dr, col[fog] + dc] = FOG_RETURN_RGB
+    ax.imshow(canvas, extent=(-half_m, half_m, -half_m, half_m), interpolation='nearest')
     for radius in rings_m:
         ax.add_patch(Circle((0, 0), radius, fill=False, color=(0.2, 0.5, 0.9), lw=0.6))
         ax.text(radius * 0.71, -radius * 0.71, f'{radius:g} m', color=(0.4, 0.7, 1.0),
                 fontsize=7)
-    ax.set_xlim(-half_m, half_m)
-    ax.set_ylim(-half_m, half_m)
-    ax.set_aspect('equal')
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -155,10 +159,9 @@ def fog_sheet(clean: Dict[str, Any], seed: int, path: str) -> None:
         axes[0, col].imshow(img[:, :, ::-1])
         axes[0, col].set_axis_off()
         axes[0, col].set_title(title, fontsize=10)
-        _bev_axes(axes[1, col], cloud[:, :3], cloud[:, 3], is_fog, BEV_RANGE_M, (10, 25, 50),
-                  0.6)
+        _bev_axes(axes[1, col], cloud[:, :3], cloud[:, 3], is_fog, BEV_RANGE_M, (10, 25, 50))
         axes[1, col].set_xlabel(stats, fontsize=8)
-        _bev_axes(axes[2, col], cloud[:, :3], cloud[:, 3], is_fog, 12.0, (2.5, 5, 10), 1.5)
+        _bev_axes(axes[2, col], cloud[:, :3], cloud[:, 3], is_fog, 12.0, (2.5, 5, 10))
     axes[1, 0].set_ylabel(f'LiDAR BEV, {BEV_RANGE_M:g} m around the ego', fontsize=9)
     axes[2, 0].set_ylabel('close-up, 12 m', fontsize=9)
     fig.legend(handles=[
