@@ -177,9 +177,12 @@ def simulate_lidar_fog(points: np.ndarray, visibility_m: float, rng: np.random.G
     i_soft = np.minimum(intensity * r0 ** 2 * backscatter_ratio(visibility_m, beta_per_m_sr)
                         * _interpolate(j_max, r0), MAX_INTENSITY)
     is_fog = i_soft > i_hard
-    reported = np.where(is_fog, i_soft, i_hard)
-    lost = (reported < noise_floor) & (intensity > 0)
-    is_fog &= ~lost
+    reported = np.maximum(i_soft, i_hard)
+    if noise_floor > 0:
+        lost = (reported < noise_floor) & (intensity > 0)
+        is_fog &= ~lost
+    else:
+        lost = np.zeros(len(points), bool)
 
     out = points.astype(np.float32)                     # a copy
     out[:, 3] = reported
