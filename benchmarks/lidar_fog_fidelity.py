@@ -2,7 +2,8 @@
 
 For each alpha of the authors' lookup tables (beta = 0.046 / MOR, MOR = ln(20) / alpha) it
 prints, on the real nuScenes keyframe scan (HDL-32E, 34,688 points): the fraction of points
-that became fog returns, the fraction lost, and the mean (and median) range of the fog returns.
+that became fog returns, the fraction lost, and the mean (and median) range of the fog returns
+(seed 0, and the mean and standard deviation of that mean over ``--seeds`` seeds).
 With ``--reference DIR`` (a checkout of github MartinHahner/LiDAR_fog_sim; this script only
 imports its ``fog_simulation.py`` and calls ``simulate_fog`` as its ``__main__`` does, with
 ``noise=10``, variant 'v1') the same for the reference, plus how the two compare:
@@ -25,6 +26,7 @@ on the whole scan against ``fog_lidar_loop`` (the plain per-point loop of the pa
 equations; timed on a subsample and compared per point) and, when given, the reference.
 
     python benchmarks/lidar_fog_fidelity.py [--json PATH] [--reference DIR] [--repeats N]
+        [--seeds N] [--loop-points N]
 """
 import argparse
 import glob
@@ -177,15 +179,18 @@ def speed(scan: np.ndarray, reference: Optional[Reference], repeats: int, loop_p
 
 
 def print_table(rows: List[Dict[str, Any]], with_reference: bool) -> None:
-    head = f"{'alpha':>6} {'MOR m':>6} | {'fog':>7} {'lost':>6} {'mean R':>6} {'med R':>6}"
+    head = (f"{'alpha':>6} {'MOR m':>6} | {'fog':>7} {'lost':>6} {'mean R':>6} "
+            f"{'seeds':>11} {'med R':>6}")
     if with_reference:
         head += (f" || {'ref fog':>7} {'ref lost':>8} {'mean R':>6} {'poss.':>6} {'med R':>6} "
                  f"{'imposs':>6} | {'disagr':>6} {'I rel med':>9} {'KS p':>5} {'U p':>5}")
     print(head)
     for row in rows:
         o = row['ours']
+        seeds_mean, seeds_sd = o['mean_fog_range_m_over_seeds']
         line = (f"{row['alpha']:>6} {row['visibility_m']:>6.1f} | {o['fog_fraction']:>7.4f} "
                 f"{o['lost_fraction']:>6.4f} {o['mean_fog_range_m']:>6.2f} "
+                f"{seeds_mean:>5.2f}+-{seeds_sd:<4.2f} "
                 f"{o['median_fog_range_m']:>6.2f}")
         if with_reference:
             r, c = row['reference'], row['comparison']
@@ -206,6 +211,8 @@ def main() -> None:
     parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--loop-points', type=int, default=300,
                         help='subsample on which the slow per-point loop is timed')
+    parser.add_argument('--seeds', type=int, default=20,
+                        help='seeds over which our mean fog range is averaged')
     parser.add_argument('--real-root', default=REAL_FIXTURE_ROOT)
     args = parser.parse_args()
 
@@ -216,6 +223,11 @@ def main() -> None:
         mine = ours(scan, alpha)
         row: Dict[str, Any] = {'alpha': alpha, 'visibility_m': visibility(alpha),
                                'ours': summary(scan, mine)}
+        # the spread of our mean fog range over seeds, to judge a gap to the reference's
+        means = [summary(scan, ours(scan, alpha, seed))['mean_fog_range_m']
+                 for seed in range(args.seeds)]
+        row['ours']['mean_fog_range_m_over_seeds'] = [float(np.mean(means)),
+                                                      float(np.std(means))]
         if reference is not None:
             theirs = reference(scan, alpha)
             row['reference'] = summary(scan, theirs)
