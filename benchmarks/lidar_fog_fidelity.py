@@ -6,7 +6,9 @@ that became fog returns, the fraction lost, and the mean (and median) range of t
 (seed 0, and the mean and standard deviation of that mean over ``--seeds`` seeds).
 With ``--reference DIR`` (a checkout of github MartinHahner/LiDAR_fog_sim; this script only
 imports its ``fog_simulation.py`` and calls ``simulate_fog`` as its ``__main__`` does, with
-``noise=10``, variant 'v1') the same for the reference, plus how the two compare:
+``noise=10``, variant 'v1', but passes beta = 0.046 / MOR: its ``ParameterSet(alpha=...)``
+leaves beta at the value of its default alpha 0.06) the same for the reference, plus how the
+two compare:
 
 - decisions (hard return kept vs fog return) are deterministic in both: ``disagree`` counts
   the points decided differently;
@@ -48,7 +50,7 @@ torch.set_num_threads(1)
 
 from fusion_moe.data.real_fixture import REAL_FIXTURE_ROOT  # noqa: E402
 from fusion_moe.degradation.fog_lidar import (OVERLAP_R1_M, BACKSCATTER_PER_MOR,  # noqa: E402
-                                              simulate_lidar_fog)
+                                              simulate_lidar_fog, soft_target_table)
 from fusion_moe.degradation.fog_lidar_loop import simulate_lidar_fog_loop  # noqa: E402
 
 #: The alphas [1/m] of the reference's lookup tables.
@@ -100,7 +102,7 @@ class Reference:
 def ours(scan: np.ndarray, alpha: float, seed: int = 0) -> Dict[str, Any]:
     result = simulate_lidar_fog(scan, visibility(alpha), np.random.default_rng(seed))
     return {'points': result.points, 'is_fog_return': result.is_fog_return,
-            'lost': result.counts['lost']}
+            'lost': result.counts['lost'], 'alpha': alpha}
 
 
 def summary(scan: np.ndarray, run: Dict[str, Any]) -> Dict[str, float]:
@@ -141,6 +143,9 @@ def compare(scan: np.ndarray, mine: Dict[str, Any], theirs: Dict[str, Any]) -> D
         'ks_p_far_targets': float(ks_2samp(a, b).pvalue) if min(len(a), len(b)) > 20
         else float('nan'),
         'ks_n_far_targets': [len(a), len(b)],
+        'fog_peak_m_far_target': [float(soft_target_table(mine['alpha'])[1][-1]),
+                                  float(theirs['peak_m'][r0.argmax()])],
+        'near_fog_returns_within_5m': int((both & (r0 < 5.0)).sum()),
         'ks_p_reference_draws_uniform': (float(kstest(u, 'uniform').pvalue) if len(u) > 20
                                          else float('nan')),
     }
