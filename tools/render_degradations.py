@@ -130,7 +130,8 @@ def _bev_axes(ax: Any, xyz: np.ndarray, intensity: np.ndarray, is_fog: np.ndarra
     ax.set_yticks([])
 
 
-def fog_sheet(clean: Dict[str, Any], seed: int, path: str) -> None:
+def fog_sheet(clean: Dict[str, Any], seed: int, path: str,
+              sample_name: str = 'the real nuScenes keyframe') -> None:
     """Clear air and fog severities 1-5: front camera, LiDAR BEV (50 m and 12 m) per column."""
     import matplotlib
     matplotlib.use('Agg')
@@ -169,7 +170,7 @@ def fog_sheet(clean: Dict[str, Any], seed: int, path: str) -> None:
                    '(brighter = stronger)'),
         plt.Line2D([], [], ls='', marker='o', color=FOG_RETURN_RGB, label='fog return')],
         loc='lower center', ncol=2, fontsize=9, frameon=False)
-    fig.suptitle('Fog on the real nuScenes keyframe: camera (CameraFog) and LiDAR (LidarFog, '
+    fig.suptitle(f'Fog on {sample_name}: camera (CameraFog) and LiDAR (LidarFog, '
                  'Hahner et al. 2021) at the same visibility; forward is up', fontsize=11)
     fig.tight_layout(rect=(0, 0.03, 1, 0.97))
     fig.savefig(path, dpi=110)
@@ -210,7 +211,8 @@ def main() -> None:
         print(path, json.dumps(record, default=str))
     if not args.no_fog_sheet:
         path = os.path.join(args.out, 'fog_severities.png')
-        fog_sheet(clean, args.seed, path)
+        fog_sheet(clean, args.seed, path, f'{args.config} sample {args.index}' if args.config
+                  else 'the real nuScenes keyframe')
         print(path)
 
 

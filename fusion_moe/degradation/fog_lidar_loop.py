@@ -7,7 +7,7 @@ Simpson's rule over the pulse time t at each candidate range R <= R0 (a 1 cm gri
 itself), and the search for its maximum stops once an upper bound on J past R (the pulse
 energy over the nearest possible range squared) is below the best value found. It exists so
 that tests and ``benchmarks/lidar_fog_fidelity.py`` can hold the vectorised path against it;
-it is some ten thousand times slower (a few ms per point).
+per point it is tens of thousands of times slower (a few ms a point).
 """
 import math
 from typing import Dict, Optional, Tuple
@@ -18,7 +18,7 @@ from .fog_lidar import (BACKSCATTER_PER_MOR, MAX_INTENSITY, OVERLAP_R1_M, OVERLA
                         RANGE_NOISE_M, SPEED_OF_LIGHT_M_S, TARGET_GAMMA, TAU_H_S)
 
 _SEARCH_STEP_M = 0.01
-_TIME_SAMPLES = 201                     # odd, for Simpson's rule: 3 cm of R' per sample
+_TIME_SAMPLES = 201                   # odd, for Simpson's rule: 3 cm of R' per sample
 _CHUNK = 128                          # candidate ranges evaluated at once
 
 
