@@ -155,7 +155,8 @@ def simulate_lidar_fog(points: np.ndarray, visibility_m: float, rng: np.random.G
     """Apply fog to a point cloud (module docstring: model and differences to the reference).
 
     Args:
-        points: (N, C) float32, C >= 4: x, y, z [m, LiDAR frame], intensity [0-255], then any
+        points: (N, C) float32, C >= 4: x, y, z [m, LiDAR frame], intensity [0-255 counts; the
+            attenuated hard echo is rounded to whole counts, as the sensor reports], then any
             further columns (ring, time_lag, ...) which are carried over unchanged.
         visibility_m: meteorological optical range [m].
         rng: random stream for the range noise of fog returns (one uniform draw per fog
