@@ -28,8 +28,9 @@ from .base import (Degradation, get_images, get_lidar_array, get_radar_array,
                    set_lidar_array)
 from .camera_depth import NUSCENES_GROUND_Z_M, camera_range_map
 from .fog_camera import apply_koschmieder
-from .fog_lidar import BACKSCATTER_PER_MOR, simulate_lidar_fog
+from .fog_lidar import BACKSCATTER_PER_MOR, RANGE_NOISE_M, simulate_lidar_fog
 from .fog_radar import simulate_radar_fog
+from .severity_tables import DEFAULT_PRESET
 
 #: Airlight (0-255) is drawn per sample in this range; daylight fog is bright grey, fog at
 #: night only glows with the scene's own lights.
@@ -64,22 +65,26 @@ def fog_cameras(results: dict, visibility_m: float, rng: np.random.Generator,
 
 
 def fog_lidar(results: dict, visibility_m: float, rng: np.random.Generator,
-              noise_floor: float = 0.5, backscatter_per_m_sr: Optional[float] = None
-              ) -> Dict[str, Any]:
+              noise_floor: float = 0.0, backscatter_per_m_sr: Optional[float] = None,
+              range_noise_m: float = RANGE_NOISE_M) -> Dict[str, Any]:
     """Hahner et al. fog on the LiDAR points (keyframe and sweeps), in place.
 
-    ``backscatter_per_m_sr`` is beta; None means the model's 0.046 / MOR. Returns the
+    ``backscatter_per_m_sr`` is beta; None means the model's 0.046 / MOR. ``range_noise_m`` is
+    the fog-return range noise n (the reference's ``noise``, 10 m by default). ``noise_floor``
+    > 0 deletes returns weaker than it (not in the reference; off by default). Returns the
     parameters and counts.
     """
     if not modality_present(results)['lidar']:
         return {'applied': False, 'reason': 'no lidar data'}
     beta = (BACKSCATTER_PER_MOR / visibility_m if backscatter_per_m_sr is None
             else float(backscatter_per_m_sr))
-    points, counts = simulate_lidar_fog(get_lidar_array(results), visibility_m, rng,
-                                        noise_floor=noise_floor, backscatter_per_m_sr=beta)
-    set_lidar_array(results, points)
+    fogged = simulate_lidar_fog(get_lidar_array(results), visibility_m, rng,
+                                range_noise_m=range_noise_m, noise_floor=noise_floor,
+                                beta_per_m_sr=beta)
+    set_lidar_array(results, fogged.points)
     return {'applied': True, 'alpha_per_m': float(np.log(20.0) / visibility_m),
-            'beta_per_m_sr': beta, 'noise_floor': noise_floor, **counts}
+            'beta_per_m_sr': beta, 'range_noise_m': float(range_noise_m),
+            'noise_floor': noise_floor, **fogged.counts}
 
 
 def fog_radar(results: dict, visibility_m: float, rng: np.random.Generator
@@ -108,6 +113,11 @@ class _FogBase(Degradation):
         """The LiDAR model's beta when the preset gives it, else None (0.046 / MOR)."""
         return self.severity_params.get('beta_per_m_sr')
 
+    @property
+    def range_noise_m(self) -> float:
+        """The LiDAR fog-return range noise n [m]: the preset's, else the reference's 10 m."""
+        return float(self.severity_params.get('range_noise_m', RANGE_NOISE_M))
+
 
 @TRANSFORMS.register_module()
 class CameraFog(_FogBase):
@@ -127,16 +137,27 @@ class CameraFog(_FogBase):
 
 @TRANSFORMS.register_module()
 class LidarFog(_FogBase):
-    """Physically based LiDAR fog (Hahner et al. 2021): attenuation, losses, fog returns.
+    """Physically based LiDAR fog (Hahner et al. 2021): attenuation and fog returns.
 
-    Reads/writes ``points`` ((N, 6) -> (N', 6) float32, N' <= N); sets weather 'fog'.
+    Reads/writes ``points`` ((N, 6) float32; (N', 6), N' <= N, only with ``noise_floor`` > 0);
+    sets weather 'fog'.
+
+    Args:
+        noise_floor: intensity below which a return is deleted (default 0: none is, as in
+            the authors' reference code).
     """
     name = 'lidar_fog'
+
+    def __init__(self, severity: int, seed: int = 0, noise_floor: float = 0.0,
+                 preset: str = DEFAULT_PRESET) -> None:
+        super().__init__(severity, seed, preset)
+        self.noise_floor = float(noise_floor)
 
     def apply(self, results: dict) -> Dict[str, Any]:
         params = {'visibility_m': self.visibility_m,
                   **fog_lidar(results, self.visibility_m, self.rng(results),
-                              backscatter_per_m_sr=self.backscatter_per_m_sr)}
+                              self.noise_floor, self.backscatter_per_m_sr,
+                              self.range_noise_m)}
         set_context(results, weather='fog')
         return params
 
@@ -158,8 +179,17 @@ class RadarFog(_FogBase):
 
 @TRANSFORMS.register_module()
 class Fog(_FogBase):
-    """Fog on cameras, LiDAR and radar with one shared visibility (camera first, see above)."""
+    """Fog on cameras, LiDAR and radar with one shared visibility (camera first, see above).
+
+    Args:
+        lidar_noise_floor: ``LidarFog``'s ``noise_floor`` (default 0: no return deleted).
+    """
     name = 'fog'
+
+    def __init__(self, severity: int, seed: int = 0, lidar_noise_floor: float = 0.0,
+                 preset: str = DEFAULT_PRESET) -> None:
+        super().__init__(severity, seed, preset)
+        self.lidar_noise_floor = float(lidar_noise_floor)
 
     def apply(self, results: dict) -> Dict[str, Any]:
         vis = self.visibility_m
@@ -167,7 +197,8 @@ class Fog(_FogBase):
             'visibility_m': vis,
             'camera': fog_cameras(results, vis, self.rng(results, 'fog/camera')),
             'lidar': fog_lidar(results, vis, self.rng(results, 'fog/lidar'),
-                               backscatter_per_m_sr=self.backscatter_per_m_sr),
+                               self.lidar_noise_floor, self.backscatter_per_m_sr,
+                               self.range_noise_m),
             'radar': fog_radar(results, vis, self.rng(results, 'fog/radar')),
         }
         set_context(results, weather='fog')

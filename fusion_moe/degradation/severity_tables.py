@@ -73,7 +73,7 @@ TEMPORAL_DELAY_S: Dict[int, float] = {1: 0.05, 2: 0.10, 3: 0.15, 4: 0.20, 5: 0.3
 MULTICORRUPT_LIDAR_FOG: Dict[int, Tuple[float, float]] = {
     1: (0.02, 0.008), 2: (0.03, 0.008), 3: (0.06, 0.05)}
 #: The fog-return range noise MultiCorrupt passes to the reference model (``noise=10``:
-#: uniform +-10 m). Not applied: our fog-return jitter is the model's own (fog_lidar.py).
+#: uniform +-10 m, the reference's default and ours).
 MULTICORRUPT_LIDAR_FOG_RANGE_NOISE_M = 10.0
 
 #: Beams reducing, ``lidar.py: reduce_LiDAR_beamsV2``: 16 / 8 / 4 beams kept, every k-th ring
@@ -110,7 +110,7 @@ NUSCENES_C_LIDAR_FOG_ALPHA: Dict[int, float] = {1: 0.005, 2: 0.01, 3: 0.02, 4: 0
 #: beta = 0.046 / MOR from its default alpha 0.06 *before* the keyword sets alpha, so every
 #: severity runs with beta = 0.046 * 0.06 / ln 20 (= 9.21e-4), not 0.046 * alpha / ln 20.
 NUSCENES_C_LIDAR_FOG_BETA = 0.046 * 0.06 / float(np.log(20.0))
-#: Their fog-return range noise (``simulate_fog(..., noise=1)``: uniform +-1 m). Not applied.
+#: Their fog-return range noise (``simulate_fog(..., noise=1)``: uniform +-1 m).
 NUSCENES_C_LIDAR_FOG_RANGE_NOISE_M = 1.0
 
 
@@ -118,8 +118,10 @@ def _column(table: Mapping[int, Any], key: str) -> Dict[int, Dict[str, Any]]:
     return {s: {key: v} for s, v in table.items()}
 
 
-def _lidar_fog(table: Mapping[int, Tuple[float, float]]) -> Dict[int, Dict[str, float]]:
-    return {s: {'alpha_per_m': a, 'beta_per_m_sr': b} for s, (a, b) in table.items()}
+def _lidar_fog(table: Mapping[int, Tuple[float, float]], range_noise_m: float
+               ) -> Dict[int, Dict[str, float]]:
+    return {s: {'alpha_per_m': a, 'beta_per_m_sr': b, 'range_noise_m': range_noise_m}
+            for s, (a, b) in table.items()}
 
 
 _DEFAULT_FOG = _column(FOG_VISIBILITY_M, 'visibility_m')
@@ -148,8 +150,8 @@ SEVERITY_TABLES: Dict[str, Dict[str, Dict[int, Dict[str, Any]]]] = {
     'multicorrupt': {
         # 'fog' is LiDAR fog with MultiCorrupt's (alpha, beta) plus our camera and radar fog
         # at MOR = ln 20 / alpha (MultiCorrupt's own camera haze is not reproduced).
-        'fog': _lidar_fog(MULTICORRUPT_LIDAR_FOG),
-        'lidar_fog': _lidar_fog(MULTICORRUPT_LIDAR_FOG),
+        'fog': _lidar_fog(MULTICORRUPT_LIDAR_FOG, MULTICORRUPT_LIDAR_FOG_RANGE_NOISE_M),
+        'lidar_fog': _lidar_fog(MULTICORRUPT_LIDAR_FOG, MULTICORRUPT_LIDAR_FOG_RANGE_NOISE_M),
         'lidar_beams': {s: {'beams_kept': n, 'first_ring': MULTICORRUPT_FIRST_RING}
                         for s, n in MULTICORRUPT_BEAMS_KEPT.items()},
         'lidar_points': _column(MULTICORRUPT_POINTS_DROPPED, 'fraction_dropped'),
@@ -162,8 +164,9 @@ SEVERITY_TABLES: Dict[str, Dict[str, Dict[int, Dict[str, Any]]]] = {
         'brightness': _column(MULTICORRUPT_BRIGHTNESS_SHIFT, 'value_shift'),
     },
     'nuscenes_c': {
-        'lidar_fog': {s: {'alpha_per_m': a, 'beta_per_m_sr': NUSCENES_C_LIDAR_FOG_BETA}
-                      for s, a in NUSCENES_C_LIDAR_FOG_ALPHA.items()},
+        'lidar_fog': _lidar_fog({s: (a, NUSCENES_C_LIDAR_FOG_BETA)
+                                 for s, a in NUSCENES_C_LIDAR_FOG_ALPHA.items()},
+                                NUSCENES_C_LIDAR_FOG_RANGE_NOISE_M),
     },
 }
 

@@ -76,8 +76,9 @@ class _Corruption(NamedTuple):
     options: Tuple[Tuple[str, Any], ...] = ()
 
 
-_FOG_RANGE_NOISE = ('the fog-return range noise of the reference model (uniform +-{} m) is '
-                    'not applied: fog returns get our model\'s own jitter '
+_FOG_RANGE_NOISE = ('the reference model\'s fog-return range noise (uniform +-{} m) is drawn '
+                    'conditioned on the return lying in front of its target, where the '
+                    'reference can put it behind the target or through the sensor '
                     '(fusion_moe/degradation/fog_lidar.py)')
 
 _SUITES: Dict[str, Sequence[_Corruption]] = {

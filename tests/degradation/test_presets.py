@@ -55,6 +55,13 @@ def test_multicorrupt_lidar_fog_uses_its_alpha_and_beta(small_results):
         assert params['visibility_m'] == pytest.approx(np.log(20) / alpha)
 
 
+def test_fog_presets_use_their_suites_range_noise(small_results):
+    # MultiCorrupt passes the reference's noise=10, nuScenes-C noise=1; ours is the reference's
+    assert fog_params(small_results, 'lidar_fog', 2, 'multicorrupt')['range_noise_m'] == 10.0
+    assert fog_params(small_results, 'lidar_fog', 4, 'nuscenes_c')['range_noise_m'] == 1.0
+    assert fog_params(small_results, 'lidar_fog', 4, 'default')['range_noise_m'] == 10.0
+
+
 def test_more_backscatter_at_the_same_alpha_gives_more_fog_returns(small_results):
     # alpha 0.02 in all three: beta 0.046 / MOR (ours) < nuScenes-C's 9.2e-4 < MultiCorrupt's
     ours = fog_params(small_results, 'lidar_fog', 3, 'default')
