@@ -4,8 +4,9 @@ inference time (target <= 5 %), one torch thread, alternating, medians.
 For each of ``--samples`` validation samples of the config's test set, the loading pipeline runs
 once (what every condition reads anyway), then, round after round and alternating, the clock
 measures (a) the model's inference on that sample (``test_step``: data preprocessor, forward,
-boxes; batch of one) and (b) each corruption of the suite (``--suite``, at ``--severity``,
-their suite-mapped severity for multicorrupt) applied to a copy of the loaded sample (the copy
+boxes; batch of one) and (b) each runnable corruption of the suite (``--suite``, at
+``--severity``, or the suite's highest if it has no such severity) applied to a copy of the
+loaded sample (the copy
 is made before the clock starts; what is timed is what the test pipeline adds per sample).
 Per corruption the figure is the median degradation time over rounds x samples divided by the
 median inference time; ``suite_share`` is their mean (a suite run spends that share on
@@ -84,9 +85,8 @@ def main() -> None:
         load_checkpoint(model, args.checkpoint, map_location='cpu')
     suite = get_suite(args.suite)
     severity = args.severity if args.severity in suite.severities else suite.severities[-1]
-    corruptions = {c.name: [TRANSFORMS.build(dict(d)) for d in
-                            c.condition(severity, seed=0).degradations]
-                   for c in suite.corruptions}
+    corruptions = {spec.corruption: [TRANSFORMS.build(dict(d)) for d in spec.degradations]
+                   for spec in suite.conditions(severities=[severity]) if not spec.is_clean}
 
     inference: List[float] = []
     degradation: Dict[str, List[float]] = {name: [] for name in corruptions}
