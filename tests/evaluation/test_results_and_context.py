@@ -82,7 +82,7 @@ def test_side_by_side_table_has_one_column_per_model_and_their_ndss():
         r.scores = score_results(r)
     lines = side_by_side({'A': a, 'B': b}).splitlines()
     assert lines[0].split() == ['model', 'A', 'B']
-    assert next(x for x in lines if x.startswith('fog_3 NDS')).split()[-2:] == ['0.4500',
-                                                                               '0.3000']
+    fog3 = next(x for x in lines if x.startswith('fog_3 NDS'))
+    assert fog3.split()[-2:] == ['0.4500', '0.3000']
     assert next(x for x in lines if x.startswith('mRA')).split()[-2:] == ['0.750', '0.500']
     assert lines[-1] == '(no MoE model: no routing summary)'

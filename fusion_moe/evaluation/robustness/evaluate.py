@@ -111,7 +111,7 @@ class RobustnessEval:
         config_path, checkpoint: recorded in ``results.json``.
         work_dir: output directory (``results.json``, ``report.md``, plots, and per condition
             ``conditions/<name>/`` with the submission and the devkit's files).
-        suite: the suite the conditions come from (recorded, with its differences).
+        suite: the suite the conditions come from (recorded, with its notes).
         conditions: ``clean`` first, then corruption conditions (``Suite.conditions``).
         seed: the degradation seed (every sample is degraded from ``(seed, sample)``).
         context_mode: ``off`` / ``oracle`` / ``estimated`` to override the routers' context

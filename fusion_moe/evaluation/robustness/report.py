@@ -199,7 +199,7 @@ def _routing_section(results: RobustnessResults) -> List[str]:
     return lines
 
 
-def _differences_section(results: RobustnessResults) -> List[str]:
+def _suite_notes_section(results: RobustnessResults) -> List[str]:
     approximate = [c for c in results.suite.get('corruptions', [])
                    if c.get('status') == 'approximate' or c.get('note')]
     not_run = results.suite.get('not_run') or []
@@ -219,7 +219,7 @@ def render_report(results: RobustnessResults, plots: Sequence[str] = ()) -> str:
     sections = [[f'# Robustness report: {title}'], _model_section(results),
                 _setup_section(results), _conditions_section(results),
                 _scores_section(results), _subsets_section(results),
-                _routing_section(results), _differences_section(results)]
+                _routing_section(results), _suite_notes_section(results)]
     if plots:
         sections.append(['## Plots', ''] + [f'![{p}]({p})' for p in plots])
     return '\n\n'.join('\n'.join(s) for s in sections if s) + '\n'
