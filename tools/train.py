@@ -125,11 +125,12 @@ def init_cpu_distributed(cfg: Config) -> None:
     """Join the torchrun process group with gloo on a machine without CUDA.
 
     mmengine's ``init_dist`` calls ``torch.cuda.set_device``, which a CPU-only torch lacks;
-    the Runner skips its own initialisation when a process group already exists.
+    the Runner skips its own initialisation when a process group already exists (e.g. a
+    second run in the same processes, which still needs the CPU model wrapper).
     """
     import torch
     import torch.distributed as dist
-    if torch.cuda.is_available() or dist.is_initialized():
+    if torch.cuda.is_available():
         return
     cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
     # DDP over CPU modules takes no device_ids (mmengine passes [LOCAL_RANK] by default)
@@ -137,6 +138,8 @@ def init_cpu_distributed(cfg: Config) -> None:
     wrapper.setdefault('type', 'MMDistributedDataParallel')
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
+    if dist.is_initialized():
+        return
     dist.init_process_group(backend='gloo')
     print_log(f'CPU distributed training: rank {dist.get_rank()} of {dist.get_world_size()} '
               f'(gloo)', logger='current', level=logging.INFO)

@@ -94,18 +94,6 @@ def test_bf16_training_keeps_router_logits_and_gates_fp32_and_finite():
         assert bool(torch.isfinite(record.logits).all() and torch.isfinite(record.gates).all())
 
 
-@pytest.fixture(scope='module')
-def synth_root(tmp_path_factory):
-    """2 scenes x 2 samples of the synthetic set, small images."""
-    from fusion_moe.data import create_nuscenes_infos
-    from fusion_moe.data.synthetic import generate_dataset
-    root = str(tmp_path_factory.mktemp('synth_amp'))
-    version = generate_dataset(root, num_scenes=2, samples_per_scene=2, seed=1,
-                               image_size=(160, 90), night_share=0.5, lidar_sweeps=1)
-    create_nuscenes_infos(root, version)
-    return root
-
-
 def test_bf16_training_under_the_harshest_degradations_has_finite_losses(synth_root):
     det = _detector_test_helpers()
     pcr = det.TINY_PCR
