@@ -256,7 +256,7 @@ def test_the_run_counts_samples_with_replaced_sensors_and_summarises_them(tmp_pa
     hook.after_test_iter(runner, 1, data_batch={'data_samples': samples[2:]})
     hook.after_test_epoch(runner)
     hook.after_run(runner)
-    assert logged[0].startswith('missing-sensor summary (test, epoch 0): 2 of 3 samples had a '
+    assert logged[0].startswith('missing-sensor summary (test): 2 of 3 samples had a '
                                 'sensor input replaced: camera 1 [all 6 camera images are black')
     assert 'lidar 1 [no lidar points left' in logged[0]
     summary = __import__('json').load(open(tmp_path / 'missing_sensors.json'))['test']

@@ -8,9 +8,9 @@ logged where it happens and recorded in the sample's ``sensor_faults`` metainfo.
 counts them from the data samples of every train / val / test iteration (summed over DDP
 processes), logs one line per epoch, e.g. ::
 
-    missing-sensor summary (test, epoch 1): 3 of 81 samples had a sensor input replaced:
-    lidar 2 [truncated LiDAR file 1, no lidar points left after degradations 1]; camera 1
-    [CAM_BACK replaced by zeros 1]; first: sample 17 lidar data/.../x.pcd.bin: truncated ...
+    missing-sensor summary (test): 1 of 4 samples had a sensor input replaced: lidar 1
+    [truncated or wrong-size LiDAR file 1]; first: sample 1 lidar /.../x.pcd.bin: truncated
+    or wrong-size LiDAR file: 663450 bytes is not a multiple of the 20-byte point record ...
 
 and, at the end of the run, the same for every loop it saw, plus a JSON file
 ``<log_dir>/missing_sensors.json`` with the counts and the first ``max_examples`` faults.
@@ -117,8 +117,8 @@ class MissingSensorSummaryHook(Hook):
             merged.merge(tally, self.max_examples)
         self._run.setdefault(mode, _Tally()).merge(merged, self.max_examples)
         level = logging.WARNING if merged.faulty_samples else logging.INFO
-        print_log(merged.line(f'{mode}, epoch {runner.epoch + (mode == "train")}'),
-                  logger='current', level=level)
+        what = {'train': f'train, epoch {runner.epoch + 1}', 'val': f'val, epoch {runner.epoch}'}
+        print_log(merged.line(what.get(mode, mode)), logger='current', level=level)
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         self._count('train', data_batch)
