@@ -5,7 +5,7 @@ overrides the location (one name for every user of the fixture; the tools and be
 it too, so a second name would only be a second way to disagree). The fixture is real nuScenes
 data under CC BY-NC-SA 4.0 whose README says not to redistribute it outside the fixture, so the
 repository does not copy it: tests that need it carry the ``real_fixture`` marker and are
-skipped, with one line at the end of the session saying how many, when it is absent (see
+left out, with one line at the end of the session saying how many, when it is absent (see
 ``tests/conftest.py``).
 """
 import os

@@ -22,8 +22,8 @@ epoch:
 3. Before each pass over the data they call ``set_epoch(epoch)`` on the training dataset (and
    the datasets it wraps), so training-time degradations draw a new stream every epoch (see
    ``fusion_moe/degradation/base.py``). Data workers see the new epoch when they start, i.e.
-   with ``persistent_workers=False``; with persistent workers a warning says the streams stay
-   those of the first epoch.
+   with ``persistent_workers=False`` and a sampler that ends (``DefaultSampler``); otherwise a
+   warning says the streams stay those of the first epoch.
 """
 import logging
 import random
@@ -31,6 +31,7 @@ from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import torch
+from mmengine.dataset import InfiniteSampler
 from mmengine.dist import get_rank
 from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
@@ -66,6 +67,14 @@ def set_dataset_epoch(dataset, epoch: int) -> int:
     return done
 
 
+def _workers_restart(loader) -> bool:
+    """Whether each pass over ``loader`` starts new data workers (which copy the dataset)."""
+    if loader.num_workers == 0:
+        return True
+    return not (getattr(loader, 'persistent_workers', False)
+                or isinstance(getattr(loader, 'sampler', None), InfiniteSampler))
+
+
 class _SeedEachStep:
     """Common part of the two loops: per-step seeding and the dataset's epoch."""
 
@@ -77,13 +86,13 @@ class _SeedEachStep:
     def _enter_data_pass(self, data_pass: int) -> None:
         loader = self.dataloader
         if set_dataset_epoch(loader.dataset, data_pass) and data_pass > 0 and \
-                getattr(loader, 'persistent_workers', False) and loader.num_workers > 0:
-            if not getattr(self, '_warned_persistent', False):
-                print_log('train_dataloader.persistent_workers=True: the data workers keep '
-                          'the dataset of the first epoch, so training-time degradations '
-                          'repeat their first-epoch draws; set persistent_workers=False for a '
-                          'new stream each epoch', logger='current', level=logging.WARNING)
-                self._warned_persistent = True
+                not _workers_restart(loader) and not getattr(self, '_warned_workers', False):
+            print_log('the training data workers are not restarted between passes '
+                      '(persistent_workers=True or an InfiniteSampler), so they keep the '
+                      "dataset's first epoch and training-time degradations repeat their "
+                      'first-epoch draws; use persistent_workers=False and a DefaultSampler '
+                      'for a new stream each epoch', logger='current', level=logging.WARNING)
+            self._warned_workers = True
 
     def _seeded(self, batches: Iterator, first_step: int) -> Iterator[Sequence[dict]]:
         step = first_step

@@ -8,8 +8,11 @@ import sys
 
 import pytest
 import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
 
 from fusion_moe.engine import load_checkpoint_file
+from toy_moe import toy_config
 
 HERE = osp.dirname(osp.abspath(__file__))
 KILL_AT = 8  # iteration 2 of epoch 2 (6 iterations per epoch)
@@ -26,7 +29,8 @@ def runs(tmp_path_factory):
     def batches(name):
         with open(out / f'{name}.jsonl') as f:
             return [json.loads(line) for line in f]
-    return dict(out=out, status=json.load(open(out / 'runs.json')), log=proc.stdout + proc.stderr,
+    return dict(out=out, status=json.load(open(out / 'runs.json')),
+                log=proc.stdout + proc.stderr,
                 straight=batches('straight'), killed=batches('killed'))
 
 
@@ -62,3 +66,32 @@ def test_final_weights_optimizer_schedule_and_routing_state_match_the_uninterrup
             torch.testing.assert_close(b[name], a[name], rtol=0, atol=1e-7)
     assert straight['param_schedulers'] == resumed['param_schedulers']
     assert straight['meta']['iter'] == resumed['meta']['iter'] == 12
+
+
+def _iteration_run(tmp_path, name: str, max_iters: int, resume: bool = False) -> Runner:
+    cfg = toy_config(str(tmp_path / 'work'), length=6, num_workers=0)
+    cfg.update(train_cfg=dict(type='ResumableIterBasedTrainLoop', max_iters=max_iters),
+               param_scheduler=[dict(type='LinearLR', start_factor=0.2, by_epoch=False,
+                                     begin=0, end=4)],
+               randomness=dict(seed=3),  # deterministic mode is process-wide: not here
+               experiment_name=f'iter_{name}_{tmp_path.name}', resume=resume)
+    cfg['train_dataloader']['sampler'] = dict(type='InfiniteSampler', shuffle=True)
+    cfg['work_dir'] = str(tmp_path / name)
+    cfg['custom_hooks'].append(dict(type='RecordBatchesHook',
+                                    out_file=str(tmp_path / f'{name}.jsonl')))
+    runner = Runner.from_cfg(Config(cfg))
+    runner.train()
+    return runner
+
+
+def test_the_iteration_loop_resumes_exactly_and_tells_the_dataset_each_pass(tmp_path):
+    straight = _iteration_run(tmp_path, 'straight', 8)
+    _iteration_run(tmp_path, 'stopped', 5)
+    resumed = _iteration_run(tmp_path, 'stopped', 8, resume=True)
+    for key, value in straight.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=1e-6,
+                                   msg=key)
+    records = [json.loads(line) for line in open(tmp_path / 'straight.jsonl')]
+    assert [r['epoch'] for r in records] == [[0, 0]] * 3 + [[1, 1]] * 3 + [[2, 2]] * 2
+    again = [json.loads(line) for line in open(tmp_path / 'stopped.jsonl')]
+    assert [r['loss'] for r in again] == [r['loss'] for r in records]

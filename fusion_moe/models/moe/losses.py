@@ -48,7 +48,7 @@ def load_balance_loss(probs_TE: Tensor, experts_TK: Tensor,
         valid_T: (T,) bool, tokens to count; None = all.
         counts_E: (E,) assignments per expert over the valid tokens when the caller has them
             already (the dispatch plan's counts); None = counted here from ``experts_TK``.
-        reduce_over_processes: take ``f_e`` from the counts summed over DDP processes.
+        reduce_over_processes: take ``f_e`` from the counts pooled over DDP processes.
     Returns:
         Scalar float32. ``f_e`` is the fraction of assignments to expert e (no gradient),
         ``P_e`` the mean probability of e; both over valid tokens. 0 if there are none. With
