@@ -108,9 +108,15 @@ class PackFusionInputs(Pack3DDetInputs):
     @staticmethod
     def _mark_sensors_without_data(results: dict, present: dict) -> None:
         """A sensor still marked present that holds no data (every point filtered or degraded
-        away, every camera image black) is marked absent, recorded and logged."""
+        away, every camera image black) is marked absent, recorded and logged. Views that a
+        degradation blackened on purpose and listed (``params['dropped_cameras']``, e.g.
+        ``CameraDropout`` with black frames the model is not told about) keep the presence
+        the degradation chose."""
         results.setdefault('sensor_faults', [])
-        applied = [d.get('name') for d in results.get('degradations', [])]
+        records = results.get('degradations', [])
+        applied = [d.get('name') for d in records]
+        blanked = {cam for d in records for cam in (d.get('params') or {}).get(
+            'dropped_cameras', [])}
         cause = f'after degradations {applied}' if applied else 'after the pipeline'
         empty = []
         for key, modality, path_key in (('points', 'lidar', 'lidar_path'),
@@ -120,7 +126,7 @@ class PackFusionInputs(Pack3DDetInputs):
                               f'no {modality} points left {cause}'))
         imgs = results.get('img')
         if present.get('camera') and isinstance(imgs, list) and imgs and \
-                not any(np.any(img) for img in imgs):
+                len(blanked) < len(imgs) and not any(np.any(img) for img in imgs):
             paths = results.get('img_path') or ['']
             empty.append(('camera', paths[0], f'all {len(imgs)} camera images are black {cause}'))
         for modality, path, problem in empty:

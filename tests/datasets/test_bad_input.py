@@ -23,7 +23,7 @@ from fusion_moe.degradation import LidarBeamReduction
 from fusion_moe.engine.config_checks import check_point_ranges
 from fusion_moe.engine.hooks import MissingSensorSummaryHook
 from fusion_moe.registry import HOOKS, MODELS, TRANSFORMS
-from fusion_moe.structures import LIDAR_POINT_DIMS
+from fusion_moe.structures import CAMERAS, LIDAR_POINT_DIMS
 from tiny_nuscenes import REAL_RADAR, load_real_info
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -237,6 +237,16 @@ def test_all_cameras_black_is_packed_as_camera_absent_and_recorded(warnings):
     assert sample.metainfo['modality_present']['camera'] is False
     assert sample.metainfo['sensor_faults'][0]['problem'] == (
         'all 6 camera images are black after the pipeline')
+
+
+def test_views_a_degradation_blackened_on_purpose_keep_the_presence_it_chose():
+    black = [np.zeros((8, 12, 3), np.uint8) for _ in range(6)]
+    results = _packable(np.ones((5, 6)), black)
+    results['degradations'] = [{'name': 'camera_dropout', 'severity': 5,
+                                'params': {'dropped_cameras': list(CAMERAS)}}]
+    sample = PackFusionInputs().transform(results)['data_samples']
+    assert sample.metainfo['modality_present']['camera'] is True
+    assert sample.metainfo['sensor_faults'] == []
 
 
 def test_the_run_counts_samples_with_replaced_sensors_and_summarises_them(tmp_path,
