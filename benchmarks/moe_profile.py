@@ -16,8 +16,7 @@ the aux losses, as there. Reported:
 3. Tiny-op latency: ``torch.empty(4, 4)`` and ``t.mean(0)`` on a (8192, 4) tensor, timed alone
    (warm, back to back) and right after a GELU on (8192, 128) (medians, microseconds).
 
-The step medians of MoE and dense come from the same alternating rounds; ``step_ms`` minus the
-experts' forward is what routing, dispatch, combine, losses and their backward add.
+The step medians of MoE and dense come from the same alternating rounds.
 """
 import argparse
 import os
@@ -107,16 +106,16 @@ def profile_case(tokens: int, channels: int, hidden: int, experts: int, top_k: i
         layer_module.load_balance_loss = original_balance
     in_layer = {name: 1e3 * median(v[-steps:]) for name, v in timer.seconds.items()}
     calls = {'router': router, 'experts': experts_ffn, 'balance_loss': original_balance}
-    alone = {name: _alone_ms(lambda n=name: calls[n](*timer.last_args[n][0],
-                                                      **timer.last_args[n][1]))
-             for name in calls}
+    alone = {}
+    for name, fn in calls.items():
+        args, kwargs = timer.last_args[name]
+        alone[name] = _alone_ms(lambda: fn(*args, **kwargs))
     moe_ms, dense_ms = 1e3 * median(times['moe']), 1e3 * median(times['dense'])
     return {
         'shape': dict(tokens=tokens, channels=channels, hidden=hidden, experts=experts,
                       top_k=top_k),
         'ops_per_step': ops, 'step_ms': {'moe': moe_ms, 'dense': dense_ms},
         'forward_regions_in_layer_ms': in_layer, 'forward_regions_alone_ms': alone,
-        'experts_forward_over_dense_step': in_layer['experts'] / dense_ms,
     }
 
 
