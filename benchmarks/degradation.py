@@ -33,6 +33,9 @@ cv2.setNumThreads(1)
 import fusion_moe  # noqa: E402,F401
 from fusion_moe.degradation import build_degradation  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import headline, run_record  # noqa: E402
+
 TARGETS_MS = {'lidar_fog_ms': 10.0, 'camera_fog_ms': 30.0}
 # timed for information; ImageNet-C corruptions are left out (their speed is the package's)
 OTHERS = ('fog', 'night', 'radar_fog', 'camera_dropout', 'lidar_beams', 'lidar_fov',
@@ -63,6 +66,7 @@ def main() -> None:
     parser.add_argument('--severity', type=int, default=3)
     parser.add_argument('--real-root', default=REAL_FIXTURE_ROOT)
     args = parser.parse_args()
+    load_at_start = os.getloadavg()
 
     sample = load_keyframe(args.real_root)
     n_points = int(sample['points'].shape[0])
@@ -85,6 +89,8 @@ def main() -> None:
     out['targets_met'] = {k: out[k] <= v for k, v in TARGETS_MS.items()}
     out['lidar_fog_vs_target'] = out['lidar_fog_ms'] / TARGETS_MS['lidar_fog_ms']
     out['camera_fog_vs_target'] = out['camera_fog_ms'] / TARGETS_MS['camera_fog_ms']
+    out['headlines'] = {k: headline(out[k], f'<= {v:g}') for k, v in TARGETS_MS.items()}
+    out['measured'] = run_record(load_at_start)
     text = json.dumps(out, indent=2)
     print(text)
     if args.json:

@@ -5,12 +5,13 @@
 Measures the demo config (configs/demo/detector_cpu.py) and the nuScenes-size
 camera+LiDAR+radar config on packed batches with nuScenes-like sizes (random content: speed
 does not depend on it): demo 2 LiDAR sweeps, 6 images at 1/8 size, batch 2; full 10 sweeps,
-6 images at 1/2 size (as the nuScenes dataset config decodes them), batch 1. Also times the
-LiDAR and radar encoders at N and 4N points in the same run: a ratio near 4 (not 16) shows no
-step grows quadratically with the number of points.
+6 images at 1/2 size (as the nuScenes dataset config decodes them), batch 1. Medians of
+``--iters`` iterations after one warm-up. How the point encoders scale with the number of
+points is ``benchmarks/encoder_scaling.py``.
 """
 import argparse
 import json
+import os
 import os.path as osp
 import sys
 import time
@@ -20,8 +21,10 @@ import torch
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 
 import fusion_moe  # noqa: E402,F401
+from _common import headline, write_json  # noqa: E402
 from mmdet3d.registry import MODELS  # noqa: E402
 from mmdet3d.structures import Det3DDataSample, LiDARInstance3DBoxes  # noqa: E402
 from mmengine.config import Config  # noqa: E402
@@ -102,37 +105,16 @@ def time_infer(model, batch, iters: int) -> float:
     return 1.0 / float(np.median(times[1:]))
 
 
-def point_scaling(model, rng, base_points: int) -> dict:
-    """Encoder time at N and 4N points (ratio ~4 = linear)."""
-    out = {}
-    for name, dims in (('lidar', 6), ('radar', 8)):
-        if name not in model.encoders:
-            continue
-        enc = model.encoders[name].eval()
-        n = base_points if name == 'lidar' else base_points // 20
-        times = []
-        for count in (n, 4 * n):
-            pts = torch.zeros(count, dims)
-            pts[:, :2] = torch.from_numpy(rng.uniform(-50, 50, (count, 2))).float()
-            with torch.no_grad():
-                enc([pts], torch.tensor([True]))
-                t0 = time.perf_counter()
-                for _ in range(3):
-                    enc([pts], torch.tensor([True]))
-            times.append(time.perf_counter() - t0)
-        out[f'{name}_encoder_time_ratio_4x_points'] = times[1] / times[0]
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--json', help='write the figures to this JSON file')
     parser.add_argument('--iters', type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    load_at_start = os.getloadavg()
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    results = {'torch_threads': 1}
+    results = {'iters': args.iters}
     for name, path, bs, n_pts, img_hw in (('demo', DEMO, 2, 70000, (113, 200)),
                                           ('full', FULL, 1, 300000, (450, 800))):
         model = MODELS.build(Config.fromfile(path).model)
@@ -140,12 +122,10 @@ def main() -> None:
         results[f'{name}_batch_size'] = bs
         results[f'{name}_train_s_per_iter'] = time_train(model, batch, args.iters)
         results[f'{name}_infer_fps'] = time_infer(model, batch, args.iters)
-        results.update({f'{name}_{k}': v for k, v in point_scaling(model, rng, 20000).items()})
         print(json.dumps({k: v for k, v in results.items() if k.startswith(name)}), flush=True)
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(results, f, indent=2)
-    print(json.dumps(results, indent=2))
+    write_json(args.json, results, {k: headline(results[k]) for k in (
+        'demo_train_s_per_iter', 'demo_infer_fps', 'full_train_s_per_iter', 'full_infer_fps')},
+        load_at_start)
 
 
 if __name__ == '__main__':

@@ -9,6 +9,7 @@ Every module of the package registers with the decorators re-exported here, e.g.
     @MODELS.register_module()
     class TopKRouter(nn.Module): ...
 """
-from mmdet3d.registry import DATASETS, HOOKS, METRICS, MODELS, TRANSFORMS
+from mmdet3d.registry import (DATASETS, HOOKS, LOOPS, METRICS, MODELS, OPTIM_WRAPPERS,
+                              TRANSFORMS)
 
-__all__ = ['DATASETS', 'HOOKS', 'METRICS', 'MODELS', 'TRANSFORMS']
+__all__ = ['DATASETS', 'HOOKS', 'LOOPS', 'METRICS', 'MODELS', 'OPTIM_WRAPPERS', 'TRANSFORMS']

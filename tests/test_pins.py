@@ -54,3 +54,22 @@ def test_malformed_pin_line_is_an_error_naming_the_line(tmp_path):
     bad.write_text('torch==2.13.0\nmmcv>=2\n')
     with pytest.raises(ValueError, match='pins.txt:2'):
         _load_gpu_pins_module().read_pins(bad)
+
+
+def test_bench_extra_pins_agree_with_setup_cfg_and_never_repin_the_stack():
+    """requirements/bench.txt pins the `bench` extra and what it pulls in; setup.cfg's extra
+    names the same versions, and neither moves a package of requirements/pins.txt."""
+    import configparser
+    gp = _load_gpu_pins_module()
+    bench = gp.read_pins(ROOT / 'requirements' / 'bench.txt')
+    assert not set(bench) & set(gp.read_pins(PINS)), 'bench.txt repins a pins.txt package'
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / 'setup.cfg')
+    extra = [line.strip() for line in cfg['options.extras_require']['bench'].splitlines()
+             if line.strip()]
+    assert extra, 'setup.cfg has an empty bench extra'
+    for line in extra:
+        name, version = line.split('==')
+        assert bench[name.lower()] == version, line
+    for peer in ('mixture-of-experts', 'st-moe-pytorch', 'soft-moe-pytorch'):
+        assert peer in bench

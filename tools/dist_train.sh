@@ -3,16 +3,5 @@
 #   tools/dist_train.sh CONFIG GPUS [train.py options ...]
 # NNODES, NODE_RANK, MASTER_ADDR and PORT may be set in the environment for multi-node runs.
 set -euo pipefail
-CONFIG=$1
-GPUS=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-
-PYTHONPATH="${ROOT}:${PYTHONPATH:-}" \
-python -m torch.distributed.run \
-    --nnodes="${NNODES}" --node_rank="${NODE_RANK}" --master_addr="${MASTER_ADDR}" \
-    --nproc_per_node="${GPUS}" --master_port="${PORT}" \
-    "${ROOT}/tools/train.py" "${CONFIG}" --launcher pytorch "${@:3}"
+TOOLS="$(cd "$(dirname "$0")" && pwd)"
+exec bash "${TOOLS}/torchrun.sh" "$2" "${TOOLS}/train.py" "$1" --launcher pytorch "${@:3}"

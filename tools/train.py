@@ -3,6 +3,9 @@
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--tensorboard]
                           [--cfg-options key=value ...] [--launcher none|pytorch]
 
+``--resume`` without a file continues from the newest complete checkpoint of the work dir
+(checkpoints are written atomically); ``--amp`` trains in fp16 on CUDA and bf16 on CPU.
+
 Configs that set ``synthetic_data = dict(out_root=..., num_scenes=..., ...)`` get that
 synthetic nuScenes set (and its info files) made first if missing, so the demo runs from a
 fresh clone. Evaluation writes the devkit's ``metrics_summary.json`` under
@@ -15,17 +18,14 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone
-# mmengine 0.10 checkpoints pickle its message hub (HistoryBuffer, numpy objects), which the
-# weights-only loader that torch >= 2.6 uses by default refuses; --resume / load_from /
-# CHECKPOINT then fail. Checkpoints given to these tools are the user's own: load them whole.
-# (Only when the caller did not decide; never load checkpoints from untrusted sources.)
-os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
 
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.logging import print_log  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-import fusion_moe  # noqa: E402,F401  (registration)
+import fusion_moe  # noqa: E402,F401  (registration; safe checkpoint loading, engine/checkpoint.py)
+from fusion_moe.engine.config_checks import check_point_ranges  # noqa: E402
+from fusion_moe.engine.hooks import latest_checkpoint  # noqa: E402
 from fusion_moe.evaluation import keep_eval_outputs_in, point_data_at  # noqa: E402
 
 
@@ -48,11 +48,25 @@ def ensure_synthetic_data(out_root: str, num_scenes: int = 10, samples_per_scene
         create_nuscenes_infos(out_root, version)
 
 
-def reject_amp_without_cuda() -> None:
+def make_synthetic_data_once(cfg: Config) -> None:
+    """``ensure_synthetic_data`` on rank 0 while the other processes wait (after the Runner
+    has joined the process group)."""
+    if cfg.get('synthetic_data'):
+        from mmengine.dist import barrier, get_rank
+        if get_rank() == 0:
+            ensure_synthetic_data(**cfg.synthetic_data)
+        barrier()
+
+
+def use_amp(cfg: Config) -> None:
+    """fp16 autocast with a dynamic loss scale on CUDA (mmengine's AmpOptimWrapper), bf16
+    autocast on CPU (fusion_moe's CPUBF16AutocastOptimWrapper; bf16 needs no loss scale)."""
     import torch
-    if not torch.cuda.is_available():
-        raise SystemExit('--amp needs a CUDA device (mmengine AmpOptimWrapper); this machine '
-                         'has none, train without --amp')
+    if torch.cuda.is_available():
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    else:
+        cfg.optim_wrapper.type = 'CPUBF16AutocastOptimWrapper'
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -61,7 +75,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--work-dir', help='directory for logs, checkpoints and metrics')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from CKPT, or from the latest checkpoint of the work dir')
-    parser.add_argument('--amp', action='store_true', help='mixed precision (needs CUDA)')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision: fp16 on CUDA, bf16 autocast on CPU')
     parser.add_argument('--tensorboard', action='store_true',
                         help='also log to TensorBoard under the work dir')
     parser.add_argument('--data-root',
@@ -89,17 +104,20 @@ def build_cfg(args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.amp:
-        reject_amp_without_cuda()
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.loss_scale = 'dynamic'
+        use_amp(cfg)
     if args.tensorboard:
         cfg.visualizer.vis_backends = list(cfg.visualizer.get('vis_backends') or []) + [
             dict(type='TensorboardVisBackend')]
-    if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
+    if args.resume == 'auto':  # the newest complete checkpoint; none: start from scratch
+        cfg.load_from = latest_checkpoint(cfg.work_dir)
+        cfg.resume = cfg.load_from is not None
+        if not cfg.resume:
+            print_log(f'--resume: no checkpoint in {cfg.work_dir}, training from the start',
+                      logger='current', level=logging.WARNING)
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
     keep_eval_outputs_in(cfg, osp.join(cfg.work_dir, 'nuscenes_eval'))
+    check_point_ranges(cfg)
     return cfg
 
 
@@ -107,11 +125,12 @@ def init_cpu_distributed(cfg: Config) -> None:
     """Join the torchrun process group with gloo on a machine without CUDA.
 
     mmengine's ``init_dist`` calls ``torch.cuda.set_device``, which a CPU-only torch lacks;
-    the Runner skips its own initialisation when a process group already exists.
+    the Runner skips its own initialisation when a process group already exists (e.g. a
+    second run in the same processes, which still needs the CPU model wrapper).
     """
     import torch
     import torch.distributed as dist
-    if torch.cuda.is_available() or dist.is_initialized():
+    if torch.cuda.is_available():
         return
     cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
     # DDP over CPU modules takes no device_ids (mmengine passes [LOCAL_RANK] by default)
@@ -119,6 +138,8 @@ def init_cpu_distributed(cfg: Config) -> None:
     wrapper.setdefault('type', 'MMDistributedDataParallel')
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
+    if dist.is_initialized():
+        return
     dist.init_process_group(backend='gloo')
     print_log(f'CPU distributed training: rank {dist.get_rank()} of {dist.get_world_size()} '
               f'(gloo)', logger='current', level=logging.INFO)
@@ -146,11 +167,7 @@ def main(argv=None) -> Runner:
     if args.launcher == 'pytorch':
         init_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg)  # joins the process group; datasets are built lazily
-    if cfg.get('synthetic_data'):
-        from mmengine.dist import barrier, get_rank
-        if get_rank() == 0:
-            ensure_synthetic_data(**cfg.synthetic_data)
-        barrier()
+    make_synthetic_data_once(cfg)
     runner.train()
     return runner
 

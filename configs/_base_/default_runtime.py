@@ -5,9 +5,16 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
+    # checkpoint files appear only complete (temporary file + rename), see README "Resuming"
+    checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='Det3DVisualizationHook'))
+    visualization=dict(type='Det3DVisualizationHook'),
+    # stop at the first NaN / Inf loss or weight, naming it; never checkpoint NaN weights
+    non_finite_guard=dict(type='NonFiniteGuardHook'),
+    # DDP: log the losses of the global batch, not rank 0's
+    process_mean_loss=dict(type='ProcessMeanLossHook'),
+    # count and summarise the samples whose sensor input was replaced by a fallback
+    missing_sensors=dict(type='MissingSensorSummaryHook'))
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -12,7 +12,10 @@ Everything about boxes, labels, velocities, splits and evaluation metadata is mm
 - resolves radar scan paths against ``data_root``;
 - seeds each sample's results dict with the fusion keys of ``structures/sensors.py``:
   ``context`` (validated), ``degradations = []`` and ``modality_present`` (all False until a
-  loading transform has read that modality).
+  loading transform has read that modality);
+- outside ``test_mode`` adds ``train_epoch`` (set by the training loop through
+  :meth:`FusionNuScenesDataset.set_epoch`), so training-time degradations draw a new stream
+  each epoch while test-time ones stay per (seed, sample).
 """
 import os.path as osp
 from typing import List, Optional
@@ -52,8 +55,19 @@ class FusionNuScenesDataset(NuScenesDataset):
                              f'{sorted(DEFAULT_MODALITY)}')
         data_prefix = {**DEFAULT_DATA_PREFIX, **(data_prefix or {})}
         self._version_from_config = (metainfo or {}).get('version')
+        self.epoch = 0
         super().__init__(data_root=data_root, ann_file=ann_file, data_prefix=data_prefix,
                          modality=modality, metainfo=metainfo, **kwargs)
+
+    def set_epoch(self, epoch: int) -> None:
+        """The training epoch written to each sample as ``train_epoch`` (not in test mode)."""
+        self.epoch = int(epoch)
+
+    def get_data_info(self, idx: int) -> dict:
+        info = super().get_data_info(idx)
+        if not self.test_mode:
+            info['train_epoch'] = self.epoch
+        return info
 
     def load_data_list(self) -> List[dict]:
         if self._version_from_config is None:

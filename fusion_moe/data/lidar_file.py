@@ -31,8 +31,8 @@ def read_lidar_bin(path: str, num_dims: int = 5, non_finite: NonFinitePolicy = '
         (N, num_dims) float32 array in the sensor frame.
 
     Raises:
-        SensorFileError: missing file, size not a multiple of ``4 * num_dims`` bytes, or NaN/Inf
-            values with ``non_finite='raise'``.
+        SensorFileError: missing or empty file, size not a multiple of ``4 * num_dims`` bytes,
+            or NaN/Inf values with ``non_finite='raise'``.
     """
     if non_finite not in ('raise', 'drop'):
         raise ValueError(f"non_finite must be 'raise' or 'drop', got {non_finite!r}")
@@ -40,10 +40,13 @@ def read_lidar_bin(path: str, num_dims: int = 5, non_finite: NonFinitePolicy = '
         raise SensorFileError(path, 'LiDAR file does not exist')
     size = os.path.getsize(path)
     record = 4 * num_dims
+    if size == 0:
+        raise SensorFileError(path, 'empty LiDAR file (0 bytes)')
     if size % record:
         raise SensorFileError(
-            path, f'truncated LiDAR file: {size} bytes is not a multiple of the {record}-byte '
-                  f'point record ({num_dims} float32)')
+            path, f'truncated or wrong-size LiDAR file: {size} bytes is not a multiple of the '
+                  f'{record}-byte point record ({num_dims} float32; a KITTI-style scan has 4 '
+                  f'per point)')
     points = np.fromfile(path, dtype=np.float32).reshape(-1, num_dims)
     finite = np.isfinite(points).all(axis=1)
     if not finite.all():

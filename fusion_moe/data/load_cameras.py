@@ -14,7 +14,8 @@ from mmengine.logging import print_log
 from ..registry import TRANSFORMS
 from ..structures import CAMERAS
 from .calib import pad_intrinsics
-from .errors import SensorFileError, check_missing_sensor_policy, handle_sensor_error
+from .errors import (SensorFileError, check_missing_sensor_policy, handle_sensor_error,
+                     record_sensor_fault)
 from .image_file import read_image
 
 _NUSCENES_IMAGE_HW = (900, 1600)
@@ -78,6 +79,8 @@ class LoadCameraImages(BaseTransform):
                     raise
                 print_log(f'{cam}: {err}; view replaced by zeros', logger='current',
                           level=logging.WARNING)
+                record_sensor_fault(results, 'camera', err.path,
+                                    f'{cam} replaced by zeros: {err.problem}')
                 decoded.append(None)
                 present.append(False)
         shape = self._fallback_shape(results, decoded)

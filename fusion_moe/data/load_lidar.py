@@ -16,7 +16,8 @@ from mmengine.logging import print_log
 
 from ..registry import TRANSFORMS
 from ..structures import LIDAR_POINT_DIMS
-from .errors import SensorFileError, check_missing_sensor_policy, handle_sensor_error
+from .errors import (SensorFileError, check_missing_sensor_policy, handle_sensor_error,
+                     record_sensor_fault)
 from .lidar_file import read_lidar_bin
 
 
@@ -79,6 +80,7 @@ class LoadLidarSweeps(BaseTransform):
                 if self.on_missing == 'raise':
                     raise
                 print_log(f'{err}; sweep skipped', logger='current', level=logging.WARNING)
+                record_sensor_fault(results, 'lidar', err.path, f'sweep skipped: {err.problem}')
                 continue
             if self.remove_close_m is not None:
                 near = ((np.abs(pts[:, 0]) < self.remove_close_m)

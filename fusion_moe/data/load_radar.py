@@ -15,7 +15,8 @@ from mmengine.logging import print_log
 
 from ..registry import TRANSFORMS
 from ..structures import RADAR_POINT_DIMS, RADARS
-from .errors import SensorFileError, check_missing_sensor_policy, handle_sensor_error
+from .errors import (SensorFileError, check_missing_sensor_policy, handle_sensor_error,
+                     record_sensor_fault)
 from .radar_file import RADAR_PCD_FIELDS, radar_filter_from_config, read_radar_pcd
 
 _COL = {name: RADAR_PCD_FIELDS.index(name) for name in RADAR_PCD_FIELDS}
@@ -106,6 +107,8 @@ class LoadRadarSweeps(BaseTransform):
                         raise
                     print_log(f'{radar}: {err}; scan skipped', logger='current',
                               level=logging.WARNING)
+                    record_sensor_fault(results, 'radar', err.path,
+                                        f'{radar} scan skipped: {err.problem}')
                     continue
                 read_any = True
                 clouds.append(radar_scan_to_lidar(scan, sweep['sensor2lidar'],

@@ -10,6 +10,7 @@ promises. Packed layout::
         degradations, sample_idx, token, box_type_3d, ...
     data_samples.gt_instances_3d: bboxes_3d (LiDARInstance3DBoxes, box_dim 9), labels_3d (G,)
 """
+import logging
 from typing import Sequence
 
 import numpy as np
@@ -20,6 +21,8 @@ from mmengine.logging import print_log
 from fusion_moe.registry import TRANSFORMS
 from fusion_moe.structures import CAMERAS, LIDAR_POINT_DIMS, MODALITIES, RADAR_POINT_DIMS
 
+from .errors import record_sensor_fault
+
 FUSION_META_KEYS = (
     'img_path', 'ori_shape', 'img_shape', 'pad_shape', 'scale_factor', 'lidar2img', 'cam2img',
     'lidar2cam', 'ori_cam2img', 'ori_lidar2img', 'box_mode_3d', 'box_type_3d', 'sample_idx',
@@ -27,7 +30,7 @@ FUSION_META_KEYS = (
     'pcd_rotation_angle', 'pcd_horizontal_flip', 'pcd_vertical_flip', 'flip',
     'transformation_3d_flow', 'ego2global', 'lidar2ego', 'timestamp', 'num_views',
     'context', 'modality_present', 'degradations', 'scene_token', 'cameras_present',
-    'lidar_aug_matrix')
+    'lidar_aug_matrix', 'sensor_faults')
 
 FUSION_KEYS = ('points', 'img', 'radar_points', 'gt_bboxes_3d', 'gt_labels_3d')
 
@@ -42,8 +45,10 @@ class PackFusionInputs(Pack3DDetInputs):
         meta_keys: results keys copied into the data sample's metainfo when present.
 
     Missing inputs are packed as correctly shaped empty tensors (points (0, 6), radar (0, 8))
-    and marked absent in ``modality_present``; non-finite points are dropped with a logged
-    warning naming the sample; a wrongly shaped array is a ValueError naming the key.
+    and marked absent in ``modality_present``; so is a sensor left without data (no points
+    after filtering / degradation, all camera images black), recorded in ``sensor_faults``
+    and logged. Non-finite points are dropped with a logged warning naming the sample; a
+    wrongly shaped array is a ValueError naming the key.
     """
     INPUTS_KEYS = ['points', 'img', 'radar_points']
 
@@ -93,7 +98,39 @@ class PackFusionInputs(Pack3DDetInputs):
             lidar2img = results.get('lidar2img')
             if lidar2img is None or len(lidar2img) != len(imgs):
                 raise ValueError('results["lidar2img"] must hold one 4x4 matrix per image')
+        self._mark_sensors_without_data(results, present)
         results['modality_present'] = present
         packed = super().pack_single_results(results)
-        packed['data_samples'].set_metainfo({'modality_present': present})
+        packed['data_samples'].set_metainfo({'modality_present': present,
+                                             'sensor_faults': results['sensor_faults']})
         return packed
+
+    @staticmethod
+    def _mark_sensors_without_data(results: dict, present: dict) -> None:
+        """A sensor still marked present that holds no data (every point filtered or degraded
+        away, every camera image black) is marked absent, recorded and logged. Views that a
+        degradation blackened on purpose and listed (``params['dropped_cameras']``, e.g.
+        ``CameraDropout`` with black frames the model is not told about) keep the presence
+        the degradation chose."""
+        results.setdefault('sensor_faults', [])
+        records = results.get('degradations', [])
+        applied = [d.get('name') for d in records]
+        blanked = {cam for d in records for cam in (d.get('params') or {}).get(
+            'dropped_cameras', [])}
+        cause = f'after degradations {applied}' if applied else 'after the pipeline'
+        empty = []
+        for key, modality, path_key in (('points', 'lidar', 'lidar_path'),
+                                        ('radar_points', 'radar', None)):
+            if present.get(modality) and key in results and len(results[key]) == 0:
+                empty.append((modality, results.get(path_key, '') if path_key else '',
+                              f'no {modality} points left {cause}'))
+        imgs = results.get('img')
+        if present.get('camera') and isinstance(imgs, list) and imgs and \
+                len(blanked) < len(imgs) and not any(np.any(img) for img in imgs):
+            paths = results.get('img_path') or ['']
+            empty.append(('camera', paths[0], f'all {len(imgs)} camera images are black {cause}'))
+        for modality, path, problem in empty:
+            present[modality] = False
+            record_sensor_fault(results, modality, path, problem)
+            print_log(f'sample {results.get("sample_idx")}: {modality} marked absent: {problem}',
+                      logger='current', level=logging.WARNING)

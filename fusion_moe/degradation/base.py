@@ -15,8 +15,11 @@ preset allows are its table's keys (1-5 for ours, 1-3 for MultiCorrupt).
 Determinism: the random stream is a numpy ``Generator`` seeded from
 ``(seed, sample_idx, name)``, so the same sample with the same seed is degraded identically in
 every run and worker, two samples differ, and two degradations of one sample draw independent
-streams. The stream does not depend on the severity, so one sample at severities 1-5 sees the
-same random draws (common random numbers): only the physical parameter changes between them.
+streams. In training, where the dataset writes ``results['train_epoch']``, the stream is seeded
+from ``(seed, sample_idx, name, epoch)`` instead: each epoch brings a new corruption of the
+sample (still reproducible), while test-time streams stay per (seed, sample). The stream does
+not depend on the severity, so one sample at severities 1-5 sees the same random draws (common
+random numbers): only the physical parameter changes between them.
 
 Ground truth (``gt_bboxes_3d``, ``gt_labels_3d``) is never read or written here.
 """
@@ -47,11 +50,14 @@ def _stable_int(value: Any, key: str) -> int:
     raise TypeError(f'{key} must be an int or str, got {type(value).__name__}')
 
 
-def sample_rng(seed: int, sample_idx: Any, stream: str) -> np.random.Generator:
-    """Random stream for one (seed, sample, degradation) triple."""
-    return np.random.default_rng([
-        _stable_int(seed, 'seed'), _stable_int(sample_idx, 'sample_idx'),
-        _stable_int(stream, 'stream')])
+def sample_rng(seed: int, sample_idx: Any, stream: str,
+               epoch: Optional[int] = None) -> np.random.Generator:
+    """Random stream for one (seed, sample, degradation) triple, and training epoch if given."""
+    entropy = [_stable_int(seed, 'seed'), _stable_int(sample_idx, 'sample_idx'),
+               _stable_int(stream, 'stream')]
+    if epoch is not None:
+        entropy.append(_stable_int(epoch, 'train_epoch'))
+    return np.random.default_rng(entropy)
 
 
 def check_severity(severity: Any, allowed: Tuple[int, ...] = SEVERITIES) -> int:
@@ -170,7 +176,8 @@ class Degradation(BaseTransform):
     Args:
         severity: 1 (mild) to 5 (severe) in our preset, 1-3 in MultiCorrupt's; mapped to
             physical parameters by the degradation's table in ``preset``.
-        seed: base seed; the stream used is seeded by ``(seed, results['sample_idx'], name)``.
+        seed: base seed; the stream used is seeded by ``(seed, results['sample_idx'], name)``
+            and, in training, ``results['train_epoch']``.
         preset: which family of severity tables (``severity_tables.PRESETS``).
     """
 
@@ -192,7 +199,7 @@ class Degradation(BaseTransform):
 
     def rng(self, results: dict, stream: Optional[str] = None) -> np.random.Generator:
         sample_idx = require(results, 'sample_idx', 'per-sample seeding')
-        return sample_rng(self.seed, sample_idx, stream or self.name)
+        return sample_rng(self.seed, sample_idx, stream or self.name, results.get('train_epoch'))
 
     @abstractmethod
     def apply(self, results: dict) -> Dict[str, Any]:

@@ -19,6 +19,12 @@ Results-dict keys after the loading pipeline (before packing):
   keeps a correctly shaped empty / zero entry, never garbage.
 - ``context``: ``{'lighting', 'weather', 'source'}`` (see ``structures/context.py``).
 - ``degradations``: list of ``{'name': str, 'severity': int, 'params': dict}``.
+- ``train_epoch``: int, only in training (the dataset writes it); degradations seed their
+  streams with it, so each epoch degrades a sample anew.
+- ``sensor_faults``: list of ``{'modality', 'path', 'problem'}``, one per sensor input that
+  could not be used and was replaced by the documented fallback (file unreadable and the
+  sensor marked absent, no points left after degradations, all cameras black); counted and
+  summarised by ``MissingSensorSummaryHook``.
 - ``gt_bboxes_3d``: ``LiDARInstance3DBoxes`` with box_dim 9 (x, y, z_bottom, l, w, h, yaw,
   vx, vy); ``gt_labels_3d``: (G,) int64 indices into ``CLASSES``.
 """

@@ -17,7 +17,7 @@ def _mmdet3d_scope():
 
 
 @pytest.fixture(scope='session')
-def tiny_root(tmp_path_factory) -> str:
+def tiny_root(tmp_path_factory, real_fixture_root) -> str:
     """A tiny nuScenes-format set (real sensor files) with info files written by us."""
     from tiny_nuscenes import build_tiny_nuscenes
 

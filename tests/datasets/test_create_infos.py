@@ -97,7 +97,7 @@ def test_max_sweeps_limits_the_lists(tmp_path, tiny_root):
     assert all(len(s) == 1 for s in info['radar_sweeps'].values())
 
 
-def test_unknown_category_is_refused_by_name(tmp_path):
+def test_unknown_category_is_refused_by_name(tmp_path, real_fixture_root):
     root = str(tmp_path / 'bad')
     version = build_tiny_nuscenes(root, extra_category='vehicle.spaceship')
     with pytest.raises(UnknownCategoryError, match="'vehicle.spaceship'.*sample_annotation"):

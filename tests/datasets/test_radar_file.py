@@ -1,5 +1,4 @@
 """The radar reader gives exactly the devkit's arrays, and refuses malformed files by name."""
-import glob
 import os.path as osp
 
 import numpy as np
@@ -7,17 +6,18 @@ import pytest
 from nuscenes.utils.data_classes import RadarPointCloud
 
 from fusion_moe.data import RADAR_PCD_FIELDS, RadarFilter, SensorFileError, read_radar_pcd
-from fusion_moe.data.real_fixture import REAL_FIXTURE_ROOT
-
-REAL_RADAR = sorted(glob.glob(osp.join(REAL_FIXTURE_ROOT, 'radar', '*.pcd')))
+from fusion_moe.data.real_fixture import REAL_RADAR_SCANS
 
 
-def test_there_are_three_real_radar_scans():
-    assert len(REAL_RADAR) == 3
+@pytest.fixture
+def real_radar(real_fixture_root):
+    """Paths of the three real radar scans of the fixture."""
+    return [osp.join(real_fixture_root, 'radar', name) for name in sorted(REAL_RADAR_SCANS)]
 
 
-@pytest.mark.parametrize('path', REAL_RADAR, ids=osp.basename)
-def test_default_filters_match_the_devkit_exactly(path):
+@pytest.mark.parametrize('index', range(len(REAL_RADAR_SCANS)))
+def test_default_filters_match_the_devkit_exactly(real_radar, index):
+    path = real_radar[index]
     ours = read_radar_pcd(path)
     theirs = RadarPointCloud.from_file(path).points.T
     assert ours.shape == theirs.shape and ours.shape[1] == 18
@@ -25,8 +25,9 @@ def test_default_filters_match_the_devkit_exactly(path):
     np.testing.assert_array_equal(ours, theirs)
 
 
-@pytest.mark.parametrize('path', REAL_RADAR, ids=osp.basename)
-def test_disabled_filters_match_the_devkit_exactly(path):
+@pytest.mark.parametrize('index', range(len(REAL_RADAR_SCANS)))
+def test_disabled_filters_match_the_devkit_exactly(real_radar, index):
+    path = real_radar[index]
     ours = read_radar_pcd(path, RadarFilter.disabled())
     theirs = RadarPointCloud.from_file(path, invalid_states=list(range(18)),
                                        dynprop_states=list(range(8)),
@@ -35,16 +36,16 @@ def test_disabled_filters_match_the_devkit_exactly(path):
     np.testing.assert_array_equal(ours, theirs)
 
 
-def test_custom_filter_matches_the_devkit_moving_only():
-    path = REAL_RADAR[0]
+def test_custom_filter_matches_the_devkit_moving_only(real_radar):
+    path = real_radar[0]
     ours = read_radar_pcd(path, RadarFilter(dynprop_states=(0, 2, 6)))
     theirs = RadarPointCloud.from_file(path, dynprop_states=[0, 2, 6]).points.T
     np.testing.assert_array_equal(ours, theirs)
     assert set(ours[:, RADAR_PCD_FIELDS.index('dyn_prop')]) <= {0, 2, 6}
 
 
-def _copy_with(tmp_path, edit) -> str:
-    raw = open(REAL_RADAR[0], 'rb').read()
+def _copy_with(tmp_path, source: str, edit) -> str:
+    raw = open(source, 'rb').read()
     out = tmp_path / 'bad.pcd'
     out.write_bytes(edit(raw))
     return str(out)
@@ -60,8 +61,8 @@ def _copy_with(tmp_path, edit) -> str:
     (lambda raw: raw.replace(b'DATA binary\n', b'DAT binary\n'), 'no "DATA" line'),
     (lambda raw: raw[:raw.index(b'DATA binary\n') + 12 + 43 * 100], 'truncated radar file'),
 ], ids=['height', 'ascii', 'no-version', 'fields', 'size', 'width', 'no-data', 'truncated'])
-def test_malformed_files_raise_naming_file_and_problem(tmp_path, edit, problem):
-    path = _copy_with(tmp_path, edit)
+def test_malformed_files_raise_naming_file_and_problem(tmp_path, real_radar, edit, problem):
+    path = _copy_with(tmp_path, real_radar[0], edit)
     with pytest.raises(SensorFileError, match=problem) as info:
         read_radar_pcd(path)
     assert info.value.path == path and path in str(info.value)
@@ -72,8 +73,8 @@ def test_missing_file_raises_naming_it(tmp_path):
         read_radar_pcd(str(tmp_path / 'nope.pcd'))
 
 
-def test_nan_in_a_later_point_is_refused_but_nan_first_point_means_empty(tmp_path):
-    raw = bytearray(open(REAL_RADAR[0], 'rb').read())
+def test_nan_in_a_later_point_is_refused_but_nan_first_point_means_empty(tmp_path, real_radar):
+    raw = bytearray(open(real_radar[0], 'rb').read())
     start = raw.index(b'DATA binary\n') + len(b'DATA binary\n')
     nan = np.array([np.nan], np.float32).tobytes()
     later = bytearray(raw)

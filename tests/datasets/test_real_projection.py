@@ -24,7 +24,7 @@ def _real_results(info: dict) -> dict:
 
 
 @pytest.fixture(scope='module')
-def real():
+def real(real_fixture_root):
     info = load_real_info()
     results = LoadLidarSweeps(sweeps_num=0)(_real_results(info))
     results = LoadCameraImages()(results)

@@ -18,11 +18,9 @@ from fusion_moe.data.synthetic.radar import PCD_DTYPE, encode_radar_pcd
 from fusion_moe.data.synthetic.rig import build_rig
 from fusion_moe.data.synthetic.world import WorldParts
 from fusion_moe.structures import context_from_description
-from fusion_moe.data.real_fixture import REAL_FIXTURE_ROOT
+from fusion_moe.data.real_fixture import REAL_INFO_FILE, REAL_RADAR_SCANS
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # synth_fixtures
 from synth_fixtures import RATES_SET, files_under, make_set  # noqa: E402
-
-REAL_RADAR = os.path.join(REAL_FIXTURE_ROOT, 'radar')
 
 
 def _one_box_world(center, half, colour=(0, 0, 255)) -> WorldParts:
@@ -157,9 +155,10 @@ def test_radar_pcd_is_read_back_by_the_devkit(tmp_path):
     assert RadarPointCloud.from_file(str(path)).points.shape[1] == 6
 
 
-def test_radar_pcd_header_matches_the_real_sensor_files_and_empty_scans_are_marked():
-    real = sorted(os.listdir(REAL_RADAR))[0]
-    with open(os.path.join(REAL_RADAR, real), 'rb') as f:
+def test_radar_pcd_header_matches_the_real_sensor_files_and_empty_scans_are_marked(
+        real_fixture_root):
+    real = sorted(REAL_RADAR_SCANS)[0]
+    with open(os.path.join(real_fixture_root, 'radar', real), 'rb') as f:
         real_header = f.read().split(b'DATA binary\n')[0].decode().splitlines()
     ours = encode_radar_pcd(np.zeros(125, dtype=PCD_DTYPE)).split(b'DATA binary\n')[0]
     assert ours.decode().splitlines() == real_header
@@ -274,9 +273,9 @@ def test_keyframe_timing_reports_throughput_per_stage():
         assert timing[f'stage_{stage}'] > 0
 
 
-def test_rig_matches_the_real_nuscenes_calibration():
+def test_rig_matches_the_real_nuscenes_calibration(real_fixture_root):
     import pickle
-    with open(os.path.join(REAL_FIXTURE_ROOT, 'n015-2018-07-24-11-22-45+0800.pkl'), 'rb') as f:
+    with open(os.path.join(real_fixture_root, REAL_INFO_FILE), 'rb') as f:
         real = pickle.load(f)['data_list'][0]
     rig = build_rig((1600, 900))
     for name, cam in rig.cameras.items():

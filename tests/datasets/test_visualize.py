@@ -9,7 +9,6 @@ from mmdet3d.registry import DATASETS
 
 from fusion_moe.viz import render_sample, stack_renders
 from fusion_moe.viz.sample_render import render_bev
-from fusion_moe.data.real_fixture import REAL_FIXTURE_ROOT
 
 TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'visualize.py')
 
@@ -50,9 +49,9 @@ def test_render_sample_draws_cameras_and_bev(tiny_root):
     assert stack_renders([picture, picture]).shape[0] == 2 * (picture.shape[0] + 4)
 
 
-def test_cli_renders_the_real_fixture_and_a_degraded_copy(tmp_path):
+def test_cli_renders_the_real_fixture_and_a_degraded_copy(tmp_path, real_fixture_root):
     out = tmp_path / 'real.png'
-    _tool().main(['--real-fixture', REAL_FIXTURE_ROOT, '--out', str(out),
+    _tool().main(['--real-fixture', real_fixture_root, '--out', str(out),
                   '--tile-width', '160', '--degradation', 'camera_dropout:5'])
     picture = cv2.imread(str(out))
     tile_h = round(160 * 900 / 1600)

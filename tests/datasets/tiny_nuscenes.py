@@ -28,11 +28,11 @@ from pyquaternion import Quaternion
 
 from fusion_moe.data.categories import NUSCENES_CATEGORIES
 from fusion_moe.structures import CAMERAS, CLASSES, LIDAR, RADARS
-from fusion_moe.data.real_fixture import REAL_FIXTURE_ROOT
+from fusion_moe.data.real_fixture import REAL_FIXTURE_ROOT, REAL_INFO_FILE, REAL_RADAR_SCANS
 
-REAL = REAL_FIXTURE_ROOT
-REAL_PKL = osp.join(REAL, 'n015-2018-07-24-11-22-45+0800.pkl')
-REAL_RADAR = sorted(os.listdir(osp.join(REAL, 'radar')))
+REAL = REAL_FIXTURE_ROOT  # read only by tests that request the real_fixture_root fixture
+REAL_PKL = osp.join(REAL, REAL_INFO_FILE)
+REAL_RADAR = sorted(REAL_RADAR_SCANS)
 NUM_LIDAR_SWEEPS = 2
 NUM_RADAR_SCANS = 2
 EGO_SPEED = 10.0  # m/s along ego x

@@ -19,8 +19,8 @@ from fusion_moe.data.real_keyframe import (add_lidar_sweeps,  # noqa: E402
 
 
 @pytest.fixture(scope='session')
-def _real_clean():
-    return build_real_keyframe_results()
+def _real_clean(real_fixture_root):
+    return build_real_keyframe_results(real_fixture_root)
 
 
 @pytest.fixture(scope='session')

@@ -2,10 +2,18 @@
 
     python -m torch.distributed.run --nproc_per_node 2 tests/tools/ddp_worker.py OUT_DIR
 
-Trains a tiny FusionDetector for a few iterations through ``tools/train.py --launcher
-pytorch`` (mmengine Runner + MMDistributedDataParallel, gloo on CPU) on an in-memory dataset,
-and saves each rank's parameters and buffers before and after training, plus the sample
-indices the rank trained on, to OUT_DIR.
+Everything goes through ``tools/train.py`` (mmengine Runner + MMDistributedDataParallel, gloo
+on CPU), in two runs per process:
+
+1. ``fusion``: a tiny FusionDetector for a few iterations on an in-memory dataset; each rank
+   saves its parameters before and after training and the sample indices it trained on
+   (``rank{r}_init.pt``, ``rank{r}_final.pt``).
+2. ``toy``: the toy MoE model of ``tests/engine/toy_moe.py`` (MoE layer with balance, z and
+   usage losses and the expert-bias hook), 2 processes x batch 2; and, before the process
+   group exists, rank 0 forks a single-process run of the same config with batch 4
+   (``toy_single``). Each writes its per-iteration logged loss and routing entropy
+   (``toy_*.jsonl``) and final parameters and buffers (``toy_*rank{r}_final.pt``).
+   Further models (e.g. fusion placements) can be added to ``PARITY_MODELS``.
 """
 import os
 import os.path as osp
@@ -15,7 +23,7 @@ import numpy as np
 import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path[:0] = [REPO, osp.join(REPO, 'tools')]
+sys.path[:0] = [REPO, osp.join(REPO, 'tools'), osp.join(REPO, 'tests', 'engine')]
 torch.set_num_threads(1)
 
 import fusion_moe  # noqa: E402,F401
@@ -23,6 +31,7 @@ from mmdet3d.structures import Det3DDataSample, LiDARInstance3DBoxes  # noqa: E4
 from mmengine.config import Config  # noqa: E402
 from mmengine.hooks import Hook  # noqa: E402
 from mmengine.structures import InstanceData  # noqa: E402
+from toy_moe import toy_config  # noqa: E402
 from train import main as train_main  # noqa: E402
 
 from fusion_moe.registry import DATASETS, HOOKS  # noqa: E402
@@ -66,25 +75,34 @@ class DDPTestFusionDataset(torch.utils.data.Dataset):
 
 @HOOKS.register_module()
 class DumpRankStateHook(Hook):
-    """Save this rank's parameters before/after training and the samples it trained on."""
+    """Save this rank's parameters (and buffers) before/after training and the samples it
+    trained on, as ``{prefix}rank{r}_init.pt`` / ``{prefix}rank{r}_final.pt``."""
 
-    def __init__(self, out_dir: str) -> None:
+    def __init__(self, out_dir: str, prefix: str = '') -> None:
         self.out_dir = out_dir
+        self.prefix = prefix
         self.seen = []
 
-    def _state(self, runner) -> dict:
+    @staticmethod
+    def _state(runner, buffers: bool = False) -> dict:
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model
-        return {k: v.detach().clone() for k, v in model.named_parameters()}
+        named = model.named_buffers() if buffers else model.named_parameters()
+        return {k: v.detach().clone() for k, v in named}
+
+    def _path(self, runner, when: str) -> str:
+        return osp.join(self.out_dir, f'{self.prefix}rank{runner.rank}_{when}.pt')
 
     def before_train(self, runner) -> None:
-        torch.save(self._state(runner), osp.join(self.out_dir, f'rank{runner.rank}_init.pt'))
+        torch.save(self._state(runner), self._path(runner, 'init'))
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        self.seen += [int(s.metainfo['sample_idx']) for s in data_batch['data_samples']]
+        samples = data_batch['data_samples']
+        self.seen += ([int(s.metainfo['sample_idx']) for s in samples]
+                      if isinstance(samples, list) else [int(i) for i in samples['sample_idx']])
 
     def after_train(self, runner) -> None:
-        torch.save({'state': self._state(runner), 'seen': self.seen},
-                   osp.join(self.out_dir, f'rank{runner.rank}_final.pt'))
+        torch.save({'state': self._state(runner), 'buffers': self._state(runner, buffers=True),
+                    'seen': self.seen}, self._path(runner, 'final'))
 
 
 def tiny_config(out_dir: str) -> Config:
@@ -136,8 +154,58 @@ def tiny_config(out_dir: str) -> Config:
         log_level='WARNING'))
 
 
+def toy_parity_config(out_dir: str, name: str, batch_size: int) -> Config:
+    """The toy MoE model without randomness that depends on how the batch is split (no
+    dropout, no router noise, no augmentation), routing rates logged every iteration."""
+    cfg = toy_config(osp.join(out_dir, f'work_{name}'), max_epochs=1, length=16,
+                     batch_size=batch_size, num_workers=0, checkpoint_every=1000,
+                     router=dict(type='TopKRouter', top_k=2), dropout=0.0)
+    cfg['train_dataloader']['dataset']['augment_std'] = 0.0
+    # DeepSeek-V3's bias step; near-uniform early routing makes larger steps oscillate
+    cfg['custom_hooks'][0]['update_rate'] = 1e-3
+    rank = os.environ.get('RANK', '0') if name != 'single' else '0'
+    cfg['custom_hooks'] += [
+        dict(type='RoutingStatisticsHook', train_interval=1),
+        dict(type='RecordBatchesHook', out_file=osp.join(out_dir, f'toy_{name}_{rank}.jsonl')),
+        dict(type='DumpRankStateHook', out_dir=out_dir, prefix=f'toy_{name}_')]
+    cfg['experiment_name'] = f'toy_{name}_{rank}'
+    return Config(cfg)
+
+
+#: name -> config builder(out_dir, name, per-process batch size) of the parity runs
+PARITY_MODELS = {'toy': toy_parity_config}
+PARITY_BATCH = 4  # samples per step, split over the processes
+
+
+def _run_single_process_references(out: str) -> None:
+    """Fork (before the process group exists) one non-distributed run per parity model."""
+    for name, build in PARITY_MODELS.items():
+        path = osp.join(out, f'{name}_single.py')
+        build(out, 'single', PARITY_BATCH).dump(path)
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                train_main([path])
+            except BaseException as err:
+                print(f'single-process run of {name} failed: {err!r}', file=sys.stderr)
+                code = 1
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if status:
+            raise SystemExit(f'single-process run of {name} failed ({status})')
+
+
 if __name__ == '__main__':
     out = sys.argv[1]
-    cfg_path = osp.join(out, f'tiny_ddp_{os.environ.get("RANK", "0")}.py')
+    rank = os.environ.get('RANK', '0')
+    if rank == '0':
+        _run_single_process_references(out)
+    cfg_path = osp.join(out, f'tiny_ddp_{rank}.py')
     tiny_config(out).dump(cfg_path)
     train_main([cfg_path, '--work-dir', osp.join(out, 'work'), '--launcher', 'pytorch'])
+    world = int(os.environ.get('WORLD_SIZE', '1'))
+    for name, build in PARITY_MODELS.items():
+        path = osp.join(out, f'{name}_ddp_{rank}.py')
+        build(out, 'ddp', PARITY_BATCH // world).dump(path)
+        train_main([path, '--launcher', 'pytorch'])

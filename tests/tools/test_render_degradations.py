@@ -17,8 +17,8 @@ def _render_module():
     return module
 
 
-def test_fog_sheet_shows_clear_air_and_five_severities(tmp_path):
-    clean = downscale_images(build_real_keyframe_results(), 8)
+def test_fog_sheet_shows_clear_air_and_five_severities(real_fixture_root, tmp_path):
+    clean = downscale_images(build_real_keyframe_results(real_fixture_root), 8)
     path = str(tmp_path / 'fog_severities.png')
     _render_module().fog_sheet(clean, seed=0, path=path)
     img = cv2.imread(path)

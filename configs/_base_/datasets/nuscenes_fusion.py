@@ -51,7 +51,9 @@ test_pipeline = [
 train_dataloader = dict(
     batch_size=4,
     num_workers=4,
-    persistent_workers=True,
+    # workers restart each epoch and so see the dataset's new epoch: training-time
+    # degradations draw a new stream per epoch (fusion_moe/engine/loops.py)
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,

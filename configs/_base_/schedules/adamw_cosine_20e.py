@@ -10,7 +10,10 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=lr * 1e-3, by_epoch=True,
          begin=0, end=max_epochs, convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=max_epochs)
+# EpochBasedTrainLoop plus exact resume (per-iteration seeding, mid-epoch skip) and a new
+# degradation stream per epoch (fusion_moe/engine/loops.py)
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=max_epochs,
+                 val_interval=max_epochs)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 # scale the learning rate linearly with the total batch size (8 GPUs x 4 samples)

@@ -441,7 +441,8 @@ class MoELayer(nn.Module):
             # Token choice without drops: the plan's per-expert counts are the assignments.
             'balance': lambda: load_balance_loss(
                 routing.probs, routing.experts, routed_mask,
-                load_E if routing.kind == 'token_choice' and num_dropped == 0 else None),
+                load_E if routing.kind == 'token_choice' and num_dropped == 0 else None,
+                reduce_over_processes=self.training),
             'z': lambda: (routing.logsumexp.square().mean()
                           if routed_mask is None and routing.logsumexp is not None
                           and routing.logits is logits_TL and num_tokens > 0

@@ -6,6 +6,7 @@ A removed modality's map becomes exactly zero and its presence flag False, so th
 it like a missing sensor. Reliability is a small per-modality head on the globally pooled map,
 trained with binary cross-entropy on a reliability target (e.g. present and not degraded).
 """
+import math
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import torch
@@ -13,6 +14,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from fusion_moe.registry import MODELS
+
+_ABSENT_LOGIT = math.log(1e-6 / (1 - 1e-6))  # logit of the reliability of an absent modality
 
 
 @MODELS.register_module()
@@ -44,17 +47,25 @@ class ModalityReliabilityGate(nn.Module):
     def modalities(self) -> Sequence[str]:
         return tuple(self.heads)
 
-    def reliability(self, maps: Mapping[str, Tuple[Tensor, Tensor]]) -> Dict[str, Tensor]:
-        """``{modality: (B,) float32 reliability in (0, 1)}``; absent modalities get 0."""
+    def _logits(self, maps: Mapping[str, Tuple[Tensor, Tensor]]) -> Dict[str, Tensor]:
+        """``{modality: (B,) float32 reliability logits}``, computed with autocast off (like
+        the routers: small heads whose outputs decide, kept in fp32)."""
         out = {}
-        for name, (map_BCHW, present_B) in maps.items():
+        for name, (map_BCHW, _) in maps.items():
             if name not in self.heads:
                 raise KeyError(f'no reliability head for modality {name!r}; '
                                f'heads: {self.modalities}')
-            pooled_BC = map_BCHW.float().mean(dim=(2, 3))
-            score_B = torch.sigmoid(self.heads[name](pooled_BC)[:, 0])
-            out[name] = score_B * present_B.to(score_B.dtype)
+            with torch.autocast(device_type=map_BCHW.device.type, enabled=False):
+                pooled_BC = map_BCHW.float().mean(dim=(2, 3))
+                out[name] = self.heads[name](pooled_BC)[:, 0]
         return out
+
+    def reliability(self, maps: Mapping[str, Tuple[Tensor, Tensor]],
+                    logits: Optional[Mapping[str, Tensor]] = None) -> Dict[str, Tensor]:
+        """``{modality: (B,) float32 reliability in (0, 1)}``; absent modalities get 0."""
+        logits = self._logits(maps) if logits is None else logits
+        return {name: torch.sigmoid(logits[name]) * present_B.float()
+                for name, (_, present_B) in maps.items()}
 
     def forward(self, maps: Mapping[str, Tuple[Tensor, Tensor]],
                 reliability_targets: Optional[Mapping[str, Tensor]] = None
@@ -65,12 +76,19 @@ class ModalityReliabilityGate(nn.Module):
         ``reliability`` holds the (B,) scores; ``losses`` holds ``loss_reliability`` when
         ``reliability_targets`` ``{modality: (B,) in [0, 1]}`` are given.
         """
-        scores = self.reliability(maps)
+        logits = self._logits(maps)
+        scores = self.reliability(maps, logits)
         losses = {}
         if reliability_targets is not None:
+            # BCE on logits, fp32: F.binary_cross_entropy on probabilities is refused under
+            # CUDA autocast and loses precision near 0 and 1. An absent modality's score is 0
+            # by definition; its logit is the one of the smallest probability used before
+            # (1e-6), a constant without gradient.
             losses['loss_reliability'] = sum(
-                F.binary_cross_entropy(scores[m].clamp(1e-6, 1 - 1e-6),
-                                       reliability_targets[m].float()) for m in scores
+                F.binary_cross_entropy_with_logits(
+                    torch.where(maps[m][1].bool(), logits[m],
+                                logits[m].new_tensor(_ABSENT_LOGIT)),
+                    reliability_targets[m].float()) for m in scores
             ) / max(len(scores), 1)
         if self.training and not self.suppress_in_training:
             return dict(maps), scores, losses

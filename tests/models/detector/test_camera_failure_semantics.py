@@ -64,7 +64,7 @@ def camera_model(det):
     return MODELS.build(det.tiny_model_cfg(modalities=('camera',))).eval()
 
 
-def test_dropped_and_missing_on_disk_views_give_the_same_inputs(tmp_path):
+def test_dropped_and_missing_on_disk_views_give_the_same_inputs(real_fixture_root, tmp_path):
     on_disk = _loaded(LOST, tmp_path)
     dropped = _dropout_losing('absent', _loaded())
     assert dropped['cameras_present'] == on_disk['cameras_present'] == [
@@ -74,7 +74,8 @@ def test_dropped_and_missing_on_disk_views_give_the_same_inputs(tmp_path):
         assert (a == b).all()
 
 
-def test_the_camera_encoder_sees_a_dropped_view_as_a_missing_one(camera_model, tmp_path):
+def test_the_camera_encoder_sees_a_dropped_view_as_a_missing_one(real_fixture_root, camera_model,
+                                                                tmp_path):
     on_disk = _camera_bev(camera_model, _loaded(LOST, tmp_path))
     absent = _camera_bev(camera_model, _dropout_losing('absent', _loaded()))
     black = _camera_bev(camera_model, _dropout_losing('black', _loaded()))

@@ -15,7 +15,7 @@ from mmdet3d.structures import LiDARInstance3DBoxes, LiDARPoints
 from mmengine.config import Config
 
 from fusion_moe.data.pack import PackFusionInputs
-from fusion_moe.data.real_fixture import REAL_FIXTURE_ROOT
+from fusion_moe.data.real_fixture import REAL_FIXTURE_ROOT, REAL_INFO_FILE
 from fusion_moe.structures import CAMERAS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -26,7 +26,7 @@ SCALE = 0.25
 
 
 def _load_keyframe() -> tuple:
-    with open(osp.join(REAL, 'n015-2018-07-24-11-22-45+0800.pkl'), 'rb') as f:
+    with open(osp.join(REAL, REAL_INFO_FILE), 'rb') as f:
         info = pickle.load(f)['data_list'][0]
     pts = np.fromfile(osp.join(REAL, 'lidar', info['lidar_points']['lidar_path']),
                       dtype=np.float32).reshape(-1, 5)
@@ -52,7 +52,7 @@ def _load_keyframe() -> tuple:
 
 
 @pytest.fixture(scope='module')
-def keyframe_run():
+def keyframe_run(real_fixture_root):
     torch.manual_seed(0)
     model = MODELS.build(Config.fromfile(FULL_CONFIG).model).eval()
     batch, gt = _load_keyframe()

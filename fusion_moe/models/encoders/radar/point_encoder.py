@@ -97,9 +97,11 @@ class RadarPointEncoder(nn.Module):
             offsets = torch.stack([pts[:, _X] - cell_x, pts[:, _Y] - cell_y], 1) / self.grid.cell_m
             feats = self.mlp(torch.cat([pts * self.feature_scale, offsets], dim=1))
             learned = self.feature_scale.new_zeros(B * H * W, self.learned_channels)
-            # features are >= 0 after ReLU, so amax over a zero-initialised map is exact
-            learned = learned.scatter_reduce(0, idx[:, None].expand_as(feats), feats,
-                                             reduce='amax', include_self=True)
+            # features are >= 0 after ReLU, so amax over a zero-initialised map is exact; the
+            # map stays fp32 when the MLP ran in bf16 / fp16 under autocast
+            learned = learned.scatter_reduce(0, idx[:, None].expand_as(feats),
+                                             feats.to(learned.dtype), reduce='amax',
+                                             include_self=True)
             count = self.feature_scale.new_zeros(B * H * W).index_add(
                 0, idx, torch.ones_like(idx, dtype=pts.dtype))
             vel = self.feature_scale.new_zeros(B * H * W, 2).index_add(

@@ -61,33 +61,40 @@ def sample_cameras_to_bev(feats: Tensor, lidar2img: Tensor, points_lidar: Tensor
         view_present: optional (B, N) bool; a False view (missing image) sees nothing.
 
     Returns:
-        (mean (B, C, Z, H, W), seen (B, Z, H, W) number of cameras that saw each point).
+        (mean (B, C, Z, H, W), seen (B, Z, H, W) number of cameras that saw each point), float32.
+
+    Precision: the projection and the sampling run in float32 with autocast off. In fp16 or
+    bf16 the projected pixel coordinates of points near a camera's image plane exceed the
+    format's range or resolution (fp16 overflows past 65504, bf16 keeps 8 bits, i.e. 4-pixel
+    steps at u = 1000); the normalised coordinates are clamped before ``grid_sample`` and
+    masked points are zeroed with ``where``, so no Inf or NaN reaches the features.
     """
     B, N, C = feats.shape[:3]
     Z, H, W, _ = points_lidar.shape
     img_h, img_w = img_hw
-    pts = points_lidar.reshape(-1, 3).to(feats)
-    pts_h = torch.cat([pts, pts.new_ones(pts.shape[0], 1)], dim=1)  # (P, 4)
-    total = feats.new_zeros(B, C, Z * H * W)
-    seen = feats.new_zeros(B, Z * H * W)
-    for cam in range(N):
-        proj = torch.einsum('bij,pj->bpi', lidar2img[:, cam].to(feats), pts_h)  # (B, P, 4)
-        depth = proj[..., 2]
-        uv = proj[..., :2] / depth.clamp(min=1e-5)[..., None]
-        # pixel i is centred at coordinate i (pinhole convention); grid_sample with
-        # align_corners=False puts -1 at the left edge of pixel 0.
-        u_norm = (uv[..., 0] + 0.5) / img_w * 2 - 1
-        v_norm = (uv[..., 1] + 0.5) / img_h * 2 - 1
-        valid = (depth > min_depth_m) & (u_norm.abs() <= 1) & (v_norm.abs() <= 1)
-        grid = torch.stack([u_norm, v_norm], dim=-1)[:, None]  # (B, 1, P, 2)
-        sampled = F.grid_sample(feats[:, cam], grid, mode='bilinear', padding_mode='zeros',
-                                align_corners=False)[:, :, 0]  # (B, C, P)
-        if view_present is not None:
-            valid = valid & view_present[:, cam, None].bool()
-        mask = valid.to(feats.dtype)
-        total = total + sampled * mask[:, None]
-        seen = seen + mask
-    mean = total / seen.clamp(min=1)[:, None]
+    with torch.autocast(device_type=feats.device.type, enabled=False):
+        feats = feats.float()
+        pts = points_lidar.reshape(-1, 3).to(feats)
+        pts_h = torch.cat([pts, pts.new_ones(pts.shape[0], 1)], dim=1)  # (P, 4)
+        total = feats.new_zeros(B, C, Z * H * W)
+        seen = feats.new_zeros(B, Z * H * W)
+        for cam in range(N):
+            proj = torch.einsum('bij,pj->bpi', lidar2img[:, cam].to(feats), pts_h)  # (B, P, 4)
+            depth = proj[..., 2]
+            uv = proj[..., :2] / depth.clamp(min=1e-5)[..., None]
+            # pixel i is centred at coordinate i (pinhole convention); grid_sample with
+            # align_corners=False puts -1 at the left edge of pixel 0.
+            u_norm = (uv[..., 0] + 0.5) / img_w * 2 - 1
+            v_norm = (uv[..., 1] + 0.5) / img_h * 2 - 1
+            valid = (depth > min_depth_m) & (u_norm.abs() <= 1) & (v_norm.abs() <= 1)
+            grid = torch.stack([u_norm, v_norm], dim=-1).clamp(-2.0, 2.0)[:, None]  # (B,1,P,2)
+            sampled = F.grid_sample(feats[:, cam], grid, mode='bilinear', padding_mode='zeros',
+                                    align_corners=False)[:, :, 0]  # (B, C, P)
+            if view_present is not None:
+                valid = valid & view_present[:, cam, None].bool()
+            total = total + torch.where(valid[:, None], sampled, sampled.new_zeros(()))
+            seen = seen + valid.to(feats.dtype)
+        mean = total / seen.clamp(min=1)[:, None]
     return mean.reshape(B, C, Z, H, W), seen.reshape(B, Z, H, W)
 
 
