@@ -14,18 +14,15 @@ Writes ``DIR/results.json``, ``DIR/report.md``, PNG plots, and per condition
 The work is done by ``fusion_moe.evaluation.robustness`` (see ``evaluate.py`` for the steps).
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))  # run from a clone
-# As tools/test.py: mmengine checkpoints pickle more than tensors; the user's own checkpoints
-# are loaded whole unless the caller decided otherwise.
-os.environ.setdefault('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '1')
 
 from mmengine.config import Config, DictAction  # noqa: E402
 
 import fusion_moe  # noqa: E402,F401  (registration)
+from fusion_moe.engine import load_checkpoint_file  # noqa: E402
 from fusion_moe.evaluation import point_data_at  # noqa: E402
 from fusion_moe.evaluation.robustness import (REAL_SUBSETS, SUITES, get_suite,  # noqa: E402
                                               load_results)
@@ -63,6 +60,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--no-subsets', dest='subsets', action='store_const', const=[])
     p.add_argument('--data-root', help='read all data from this nuScenes-format root')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, help='override config keys')
+    p.add_argument('--strict', choices=['true', 'false'], default='true',
+                   help='refuse a checkpoint whose weights do not match the model (default); '
+                        'false loads the matching ones and logs the rest (as tools/test.py)')
     p.add_argument('--verbose', action='store_true', help='keep INFO logs on the console')
     args = p.parse_args(argv)
     if args.report is None and args.compare is None and not (
@@ -85,8 +85,7 @@ def main(argv=None) -> dict:
             print(f'{name}: {path}')
         return written
     from fusion_moe.evaluation.robustness.evaluate import RobustnessEval
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
+    checkpoint = load_checkpoint_file(args.checkpoint, map_location='cpu')  # refuses unsafe
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -100,7 +99,9 @@ def main(argv=None) -> dict:
     evaluation = RobustnessEval(cfg, args.config, args.checkpoint, args.work_dir, suite,
                                 conditions, seed=args.seed, context_mode=args.context_mode,
                                 baseline=args.baseline, real_subsets=args.subsets,
-                                quiet=not args.verbose)
+                                quiet=not args.verbose, strict=args.strict == 'true',
+                                loaded_checkpoint=checkpoint)
+    del checkpoint
     evaluation.run()
     written = evaluation.written
     with open(written['report']) as f:

@@ -26,12 +26,6 @@ def _tool(name: str):
     return module
 
 
-@pytest.fixture(autouse=True)
-def _keep_env(monkeypatch):
-    """The tools set TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD on import; keep it out of this process."""
-    monkeypatch.setenv('TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD', '0')
-
-
 def _config(root: str, out: str, fuser=None) -> str:
     """The demo detector on ``root``: 160 x 90 images, one LiDAR sweep, data made already."""
     fuser_line = f'model = dict(fuser={fuser!r})\n' if fuser else ''

@@ -2,9 +2,10 @@
 
 Like the devkit's ``DetectionEval``, :class:`RobustnessEval` works in numbered steps:
 
-1. build the mmengine Runner once: the model with its checkpoint, the test dataset (info files
-   read once), the hooks that capture routing; the evaluator only formats predictions
-   (mmdet3d's submission format, ``format_only``);
+1. build the mmengine Runner once: the model with its checkpoint (weights-only loading, checked
+   against the model), the test dataset (info files read once), the hooks that capture
+   routing; the evaluator only formats predictions (mmdet3d's submission format,
+   ``format_only``);
 2. load the devkit's tables once (:class:`~.devkit_scoring.DevkitScorer`);
 3. for each condition (clean first): put its degradations into the test pipeline (on the fly,
    after loading, so LiDAR corruptions reach every sweep), run the test loop, score the
@@ -36,6 +37,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from fusion_moe.degradation import insert_degradations
+from fusion_moe.engine import load_model_weights
 from fusion_moe.engine.hooks import ProgressBarHook, RoutingCaptureHook, RoutingStatisticsHook
 from fusion_moe.models.moe import ModalityReliabilityGate, find_moe_layers
 
@@ -119,12 +121,16 @@ class RobustnessEval:
         baseline: path of another model's ``results.json`` for RRA and CE; None for none.
         real_subsets: real-condition subsets to score (names in ``REAL_SUBSETS``); () for none.
         quiet: keep INFO logs off the console while the loops run (they stay in the log file).
+        strict: refuse a checkpoint whose weights do not match the model
+            (``fusion_moe.engine.load_model_weights``, weights-only unpickling).
+        loaded_checkpoint: the checkpoint file's content if the caller has already read it.
     """
 
     def __init__(self, cfg: Config, config_path: str, checkpoint: str, work_dir: str,
                  suite: Suite, conditions: Sequence[ConditionSpec], seed: int = 0,
                  context_mode: Optional[str] = None, baseline: Optional[str] = None,
-                 real_subsets: Sequence[str] = tuple(REAL_SUBSETS), quiet: bool = True) -> None:
+                 real_subsets: Sequence[str] = tuple(REAL_SUBSETS), quiet: bool = True,
+                 strict: bool = True, loaded_checkpoint=None) -> None:
         if not conditions or not conditions[0].is_clean:
             raise ValueError('conditions must start with clean (the reference of every score)')
         self.cfg = copy.deepcopy(cfg)
@@ -139,12 +145,14 @@ class RobustnessEval:
         self.baseline = load_results(baseline) if baseline else None  # fail before the run
         self.real_subsets = tuple(real_subsets)
         self.quiet = quiet
+        self.strict = strict
+        self.loaded_checkpoint = loaded_checkpoint
 
     # --------------------------------------------------------------------------- step 1
     def build_runner(self) -> Runner:
         cfg = self.cfg
         cfg.work_dir = self.work_dir
-        cfg.load_from, cfg.resume = self.checkpoint, False
+        cfg.load_from, cfg.resume = None, False  # loaded by load_model_weights, checked
         loader = cfg.test_dataloader
         if loader.get('num_workers', 0) > 0:
             loader.persistent_workers = False  # workers must see each condition's pipeline
@@ -159,6 +167,9 @@ class RobustnessEval:
         hooks += [dict(type='RoutingCaptureHook'), dict(type='ProgressBarHook', leave=False)]
         cfg.custom_hooks = hooks
         runner = Runner.from_cfg(cfg)
+        load_model_weights(runner.model, self.checkpoint, strict=self.strict,
+                           checkpoint=self.loaded_checkpoint)
+        self.loaded_checkpoint = None
         _nuscenes_metric(runner)  # checks the evaluator
         self.base_pipeline = copy.deepcopy(cfg.test_dataloader.dataset.pipeline)
         return runner
@@ -232,7 +243,6 @@ class RobustnessEval:
         runner = self.build_runner()                                            # 1
         model = self.model_info(runner)
         runner.call_hook('before_run')
-        runner.load_or_resume()
         dataset = runner.test_loop.dataloader.dataset
         scorer = DevkitScorer(dataset.data_root, dataset.metainfo['version'])   # 2
         setup_s = time.time() - start
