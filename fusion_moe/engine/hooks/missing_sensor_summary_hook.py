@@ -28,6 +28,7 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
 from fusion_moe.registry import HOOKS
+from .runner_progress import train_progress
 
 _KIND_END = re.compile(r'[:(]')
 
@@ -117,8 +118,11 @@ class MissingSensorSummaryHook(Hook):
             merged.merge(tally, self.max_examples)
         self._run.setdefault(mode, _Tally()).merge(merged, self.max_examples)
         level = logging.WARNING if merged.faulty_samples else logging.INFO
-        what = {'train': f'train, epoch {runner.epoch + 1}', 'val': f'val, epoch {runner.epoch}'}
-        print_log(merged.line(what.get(mode, mode)), logger='current', level=level)
+        progress = train_progress(runner)
+        what = mode
+        if progress is not None and mode in ('train', 'val'):
+            what = f"{mode}, epoch {progress['epoch'] + (mode == 'train')}"
+        print_log(merged.line(what), logger='current', level=level)
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         self._count('train', data_batch)

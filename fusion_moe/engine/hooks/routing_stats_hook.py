@@ -26,6 +26,7 @@ from mmengine.hooks import Hook
 
 from fusion_moe.models.moe import accumulate_statistics, find_moe_layers, summarize_statistics
 from fusion_moe.registry import HOOKS
+from .runner_progress import train_progress
 
 SCALAR_STATS = ('routing_entropy', 'gate_gap', 'fallback_rate', 'dropped_fraction')
 
@@ -86,8 +87,8 @@ class RoutingStatisticsHook(Hook):
             out_dir = self.out_dir or runner.log_dir
             path = osp.join(out_dir, f'{self.file_prefix}_{mode}.json')
             with open(path, 'w') as f:
-                json.dump({'mode': mode, 'epoch': runner.epoch, 'iter': runner.iter,
-                           'layers': summary}, f, indent=2)
+                progress = train_progress(runner) or {'epoch': None, 'iter': None}
+                json.dump({'mode': mode, **progress, 'layers': summary}, f, indent=2)
             runner.logger.info(f'routing statistics of {len(summary)} MoE layer(s) -> {path}')
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
