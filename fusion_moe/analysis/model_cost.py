@@ -139,12 +139,12 @@ def model_cost(model: nn.Module, batch: Mapping) -> dict:
 
 
 def format_cost_table(cost: Mapping) -> str:
-    """The cost as a fixed-width text table (M = 1e6, G = 1e9)."""
-    rows = [f"{'component':<36} {'params':>10} {'active':>10} {'GFLOPs':>10}"]
+    """The cost as a fixed-width text table (parameters in thousands, FLOPs in GFLOPs)."""
+    rows = [f"{'component':<44} {'params':>10} {'active':>10} {'GFLOPs':>9}"]
 
     def row(name, e):
-        rows.append(f"{name:<36} {e['params'] / 1e6:>9.3f}M {e['active_params'] / 1e6:>9.3f}M "
-                    f"{e['flops'] / 1e9:>10.4f}")
+        rows.append(f"{name:<44} {e['params'] / 1e3:>9.1f}k {e['active_params'] / 1e3:>9.1f}k "
+                    f"{e['flops'] / 1e9:>9.4f}")
     for name, entry in cost['components'].items():
         row(name, entry)
         for layer, e in cost['moe_layers'].items():
