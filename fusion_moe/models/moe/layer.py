@@ -372,8 +372,17 @@ class MoELayer(nn.Module):
         return t_TE.repeat_interleave(self.slots_per_expert, dim=1)
 
     def _router_logits(self, x_TD: Tensor, modality_ids_T: Tensor) -> Tensor:
+        """(T, E*S) logits, each token scored by its modality's router."""
         if len(self.routers) == 1:
             return self.routers[0](x_TD)
+        num_tokens = x_TD.shape[0]
+        if num_tokens < 2 or bool((modality_ids_T[1:] >= modality_ids_T[:-1]).all()):
+            # Modality-major tokens (forward_maps, placements): contiguous blocks, so split /
+            # cat instead of a gather and a scatter per router (whose backward would be one
+            # zero-filled (T, D) gradient and a scatter-add per router).
+            counts = torch.bincount(modality_ids_T, minlength=len(self.routers)).tolist()
+            return torch.cat([router(part) for router, part in
+                              zip(self.routers, torch.split(x_TD, counts))])
         parts = []
         for m, router in enumerate(self.routers):
             ids = torch.nonzero(modality_ids_T == m).squeeze(1)
