@@ -206,3 +206,20 @@ def test_fusion_and_fuser_together_are_refused(det):
     cfg['fusion']['moe']['in_channels'] = 99
     with pytest.raises(ValueError, match='mid_after.moe.in_channels'):
         _build(cfg)
+
+
+def test_robustness_context_mode_override_reaches_the_placement(det):
+    """tools/robustness.py --context-mode off / oracle on a model built with oracle bias."""
+    from fusion_moe.evaluation.robustness.context_mode import apply_context_mode
+    model = _build(det.tiny_placement_cfg('mid_after', context_bias='oracle'))
+    _randomise_context_tables(model)
+    model.eval()
+    data = _with_context(model.data_preprocessor(det.make_batch(), False), NIGHT_RAIN)
+    with torch.no_grad():
+        model(**data, mode='tensor')
+        oracle = model.last_routing_records['mid_after'].probs
+        assert apply_context_mode(model, 'off') == ('off', '--context-mode')
+        assert model.fusion.context_mode == 'off'
+        model(**data, mode='tensor')
+        off = model.last_routing_records['mid_after'].probs
+    assert not torch.allclose(oracle, off)
