@@ -283,7 +283,8 @@ class MoELayer(nn.Module):
         if self.context_bias is not None:
             bias_TE, ctx_losses, ctx_used = self.context_bias(
                 x_TD, modality_ids, sample_ids, num_samples, context_ids, valid_T)
-            logits_TL = logits_TL + self._per_slot(bias_TE)
+            if bias_TE is not None:  # None when switched off (tools/robustness.py --context-mode)
+                logits_TL = logits_TL + self._per_slot(bias_TE)
             aux_raw.update({k.replace('loss_', ''): v for k, v in ctx_losses.items()})
         if self._has_expert_groups:
             allowed_TL = self._per_slot(self.group_mask_ME[modality_ids])
