@@ -26,10 +26,11 @@ from fusion_moe.structures.sensors import CAMERAS, LIDAR, RADARS
 from .camera import CameraRenderer, encode_jpeg, lamp_lights, vehicle_lights
 from .geometry import invert_pose, rotation_to_quaternion, stable_seed, stable_token, \
     transform_points, yaw_to_quaternion
-from .lidar import cast_scan
+from .lidar import cast_scan, ego_body_ranges
 from .naming import SceneIdentity, scene_identities, version_for
 from .object_models import CLASS_MODELS
-from .radar import encode_radar_pcd, simulate_scan
+from .radar import simulate_scan
+from .radar_pcd import encode_radar_pcd
 from .rig import CAMERA_TIME_OFFSETS_S, RADAR_PHASES_S, SensorRig, build_rig
 from .scene_layout import EGO_LANE_Y_M, KEYFRAME_PERIOD_S, ScenePlan, plan_scene
 from .tables import TableCollector, attribute_token, category_token, sensor_token, \
@@ -97,13 +98,13 @@ class _SceneWriter:
         self.seed, self.lidar_sweeps, self.radar_hz = seed, lidar_sweeps, radar_hz
         self.timer = timer
         self.world = WorldModel(plan)
+        self.ego_body_m = ego_body_ranges(invert_pose(rig.ego_T_lidar))
         self.key = (seed, identity.name)
         self.log_token = stable_token(*self.key, 'log')
         self.scene_token = stable_token(*self.key, 'scene')
         n = len(plan.tracks)
         self.sizes = np.array([t.size for t in plan.tracks]).reshape(n, 3)
         self.velocities = np.array([t.velocity_xy for t in plan.tracks]).reshape(n, 2)
-        self.mean_returns = np.array([CLASS_MODELS[t.name].radar_returns for t in plan.tracks])
         self.rcs = np.array([CLASS_MODELS[t.name].rcs_dbsm for t in plan.tracks])
         self.lit = np.array([t.attribute in _LIT_ATTRIBUTES for t in plan.tracks], dtype=bool)
         self.sample_tokens = [stable_token(*self.key, 'sample', k)
@@ -183,7 +184,7 @@ class _SceneWriter:
             lidar_T_road = invert_pose(road_T_lidar)
             parts = self.world.parts_at(t).to_frame(lidar_T_road)
             rng = np.random.default_rng([self.seed, self.plan.index, 0, i])
-            scan = cast_scan(parts, road_T_lidar, road_T_lidar[2, 3], wet, rng)
+            scan = cast_scan(parts, road_T_lidar, road_T_lidar[2, 3], wet, rng, self.ego_body_m)
             self.timer.add('lidar', start)
             start = time.perf_counter()
             rel = self._filename(LIDAR, t, key, 'pcd.bin')
@@ -256,8 +257,8 @@ class _SceneWriter:
                 scan = simulate_scan(
                     self.world.parts_at(t).to_frame(radar_T_road),
                     transform_points(radar_T_road, centers), yaws + yaw, self.sizes,
-                    self.velocities @ rot.T, self.mean_returns, self.rcs,
-                    rot @ np.array([self.plan.ego_speed_mps, 0.0]), model, rng)
+                    self.velocities @ rot.T, self.rcs,
+                    rot @ np.array([self.plan.ego_speed_mps, 0.0]), rng)
                 self.timer.add('radar', start)
                 start = time.perf_counter()
                 rel = self._filename(name, t, key, 'pcd')
