@@ -191,8 +191,8 @@ def cast_scan(parts_lidar: WorldParts, road_T_lidar: np.ndarray, sensor_height_m
     drop_p = 0.08 if wet else 0.02
     valid &= rng.random(shape) >= drop_p
     speckle = np.exp(rng.normal(0.0, SPECKLE_SIGMA, shape).astype(np.float32))
-    intensity = (refl * 255.0 * INTENSITY_GAIN * (0.35 + 0.65 * cos_inc) * (1.0 - ranges / 250.0).clip(0.2, 1.0)
-                 * speckle)
+    intensity = (refl * (255.0 * INTENSITY_GAIN) * (0.35 + 0.65 * cos_inc)
+                 * (1.0 - ranges / 250.0).clip(0.2, 1.0) * speckle)
     valid &= intensity > 0.5  # too weak an echo: no return
     r = np.where(valid, ranges + rng.normal(0.0, RANGE_NOISE_M, shape).astype(np.float32),
                  rng.uniform(*NEAR_POINT_RANGE_M, shape).astype(np.float32))
