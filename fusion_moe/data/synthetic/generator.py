@@ -82,6 +82,7 @@ def _generate(out_root: str, num_scenes: int, samples_per_scene: int, seed: int,
         tables = TableCollector()
         renderers: Dict[Tuple[str, str], Dict[str, CameraRenderer]] = {}
         plans = []
+        started = time.perf_counter()
         for i, ident in enumerate(identities):
             start = time.perf_counter()
             plan = plan_scene(i, ident.name, ident.description, ident.lighting, ident.weather,
@@ -95,8 +96,13 @@ def _generate(out_root: str, num_scenes: int, samples_per_scene: int, seed: int,
             timer.add('setup', start)
             SceneWriter(plan, ident, rig, renderers[condition], tables, stage, seed,
                         int(opts['lidar_sweeps']), float(opts['radar_hz']), timer).run()
-            logger.info('scene %d/%d %s (%s, %s) written', i + 1, len(identities), ident.name,
-                        ident.lighting, ident.weather)
+            done = (i + 1) * int(samples_per_scene)
+            total = len(identities) * int(samples_per_scene)
+            elapsed = time.perf_counter() - started
+            logger.info('scene %d/%d %s (%s, %s) written: %d/%d keyframes, %.2f keyframes/s, '
+                        'ETA %.0f s', i + 1, len(identities), ident.name, ident.lighting,
+                        ident.weather, done, total, done / elapsed,
+                        (total - done) * elapsed / done)
         start = time.perf_counter()
         write_maps(stage, plans, identities, tables, seed)
         tables.write(stage, version)

@@ -190,14 +190,17 @@ def cast_scan(parts_lidar: WorldParts, road_T_lidar: np.ndarray, sensor_height_m
     valid = (ranges < MAX_RANGE_M) & (ranges >= MIN_RANGE_M)
     drop_p = 0.08 if wet else 0.02
     valid &= rng.random(shape) >= drop_p
-    speckle = np.exp(rng.normal(0.0, SPECKLE_SIGMA, shape).astype(np.float32))
+    speckle = np.exp(SPECKLE_SIGMA * rng.standard_normal(shape, dtype=np.float32))
     intensity = (refl * (255.0 * INTENSITY_GAIN) * (0.35 + 0.65 * cos_inc)
                  * (1.0 - ranges / 250.0).clip(0.2, 1.0) * speckle)
     valid &= intensity > 0.5  # too weak an echo: no return
-    r = np.where(valid, ranges + rng.normal(0.0, RANGE_NOISE_M, shape).astype(np.float32),
-                 rng.uniform(*NEAR_POINT_RANGE_M, shape).astype(np.float32))
-    # no-returns as nuScenes writes them: near the sensor, weak (real median intensity 13)
-    intensity = np.where(valid, intensity, np.exp(rng.normal(np.log(13.0), 1.0, shape)))
+    noise = rng.standard_normal(shape, dtype=np.float32)
+    lo, hi = NEAR_POINT_RANGE_M
+    r = np.where(valid, ranges + RANGE_NOISE_M * noise,
+                 lo + (hi - lo) * rng.random(shape, dtype=np.float32))
+    # no-returns as nuScenes writes them: near the sensor, weak (real median intensity 13; the
+    # same normal draw serves, the two uses never meet on one ray)
+    intensity = np.where(valid, intensity, 13.0 * np.exp(noise))
     xyz = DIRS * r[..., None]
     rings = np.broadcast_to(np.arange(NUM_BEAMS)[:, None], shape)
     points = np.concatenate([xyz.reshape(-1, 3), np.round(intensity).clip(0, 255).reshape(-1, 1),

@@ -75,44 +75,51 @@ def first_hit(origins: np.ndarray, dirs: np.ndarray, parts: WorldParts):
 
 
 def _object_scatterers(centers, yaws, sizes, rcs_dbsm, rng):
-    """Candidate scattering centres on the sensor-facing outline of every box.
+    """Candidate scattering centres on the sensor-facing outline of every box (vectorised over
+    boxes): the nearest corner, and one point per SCATTER_SPACING_M of every face whose outward
+    normal points at the sensor, each just behind the surface (a few deeper: wheel houses,
+    under-body).
 
-    Returns xy (S, 2), owner (S,), rcs (S,) [dBsm] (the object's mean RCS shared out)."""
-    xy, owner, rcs = [], [], []
-    for k in range(len(centers)):
-        c, s = np.cos(yaws[k]), np.sin(yaws[k])
-        hl, hw = sizes[k, 0] / 2.0, sizes[k, 1] / 2.0
-        local = np.array([[hl, hw], [-hl, hw], [-hl, -hw], [hl, -hw]])
-        rot = np.array([[c, -s], [s, c]])
-        corners = local @ rot.T + centers[k, :2]
-        nearest = int(np.argmin(np.hypot(corners[:, 0], corners[:, 1])))
-        pts, inward = [corners[nearest]], [centers[k, :2] - corners[nearest]]
-        for a in range(4):  # faces whose outward normal points towards the sensor
-            p0, p1 = corners[a], corners[(a + 1) % 4]
-            mid = (p0 + p1) / 2.0
-            normal = mid - centers[k, :2]
-            if normal @ mid >= 0.0:
-                continue
-            length = float(np.hypot(*(p1 - p0)))
-            n = max(1, int(np.ceil(length / SCATTER_SPACING_M)))
-            t = rng.random(n)[:, None]
-            pts.extend(p0 + t * (p1 - p0))
-            inward.extend(np.repeat(-normal[None] / np.linalg.norm(normal), n, axis=0))
-        pts, inward = np.array(pts), np.array(inward)
-        inward /= np.maximum(np.linalg.norm(inward, axis=1, keepdims=True), 1e-9)
-        # just behind the surface; a few deeper returns (wheel houses, under-body)
-        depth = np.where(rng.random(len(pts)) < 0.15,
-                         rng.uniform(0.25, max(0.3, 0.5 * sizes[k, 1]), len(pts)),
-                         rng.uniform(0.0, 0.25, len(pts)))
-        pts = pts + inward * depth[:, None]
-        share = np.full(len(pts), (1.0 - CORNER_RCS_SHARE) / max(len(pts) - 1, 1))
-        share[0] = CORNER_RCS_SHARE if len(pts) > 1 else 1.0
-        xy.append(pts)
-        owner.append(np.full(len(pts), k))
-        rcs.append(rcs_dbsm[k] + 10.0 * np.log10(share))
-    if not xy:
+    Returns xy (S, 2), owner (S,) (index into the given boxes), rcs (S,) [dBsm] (the object's
+    mean RCS shared out: CORNER_RCS_SHARE to the corner, the rest evenly)."""
+    n_box = len(centers)
+    if n_box == 0:
         return np.zeros((0, 2)), np.zeros(0, dtype=np.int64), np.zeros(0)
-    return np.concatenate(xy), np.concatenate(owner), np.concatenate(rcs)
+    c, s = np.cos(yaws), np.sin(yaws)
+    half = sizes[:, :2] / 2.0
+    signs = np.array([[1, 1], [-1, 1], [-1, -1], [1, -1]], dtype=np.float64)
+    local = signs[None] * half[:, None, :]                              # (N, 4, 2)
+    corners = np.stack([c[:, None] * local[..., 0] - s[:, None] * local[..., 1],
+                        s[:, None] * local[..., 0] + c[:, None] * local[..., 1]], axis=-1)
+    corners += centers[:, None, :2]
+    p0, p1 = corners, np.roll(corners, -1, axis=1)                      # faces a -> a+1
+    normal = (p0 + p1) / 2.0 - centers[:, None, :2]
+    facing = np.einsum('nfk,nfk->nf', normal, (p0 + p1) / 2.0) < 0.0
+    length = np.linalg.norm(p1 - p0, axis=-1)
+    count = np.where(facing, np.maximum(1, np.ceil(length / SCATTER_SPACING_M)), 0).astype(int)
+    box_f, face_f = np.nonzero(count)
+    reps = count[box_f, face_f]
+    box_s, face_s = np.repeat(box_f, reps), np.repeat(face_f, reps)
+    t = rng.random(len(box_s))[:, None]
+    face_pts = p0[box_s, face_s] + t * (p1[box_s, face_s] - p0[box_s, face_s])
+    unit_normal = normal / np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-9)
+    face_in = -unit_normal[box_s, face_s]
+    nearest = np.argmin(np.linalg.norm(corners, axis=-1), axis=1)
+    corner_pts = corners[np.arange(n_box), nearest]
+    corner_in = centers[:, :2] - corner_pts
+    corner_in /= np.maximum(np.linalg.norm(corner_in, axis=1, keepdims=True), 1e-9)
+    xy = np.concatenate([corner_pts, face_pts])
+    inward = np.concatenate([corner_in, face_in])
+    owner = np.concatenate([np.arange(n_box), box_s])
+    deep = rng.random(len(xy)) < 0.15
+    deep_max = np.maximum(0.3, 0.5 * sizes[owner, 1])
+    depth = np.where(deep, 0.25 + rng.random(len(xy)) * (deep_max - 0.25),
+                     rng.uniform(0.0, 0.25, len(xy)))
+    xy = xy + inward * depth[:, None]
+    n_face = np.bincount(box_s, minlength=n_box)
+    share = np.concatenate([np.where(n_face > 0, CORNER_RCS_SHARE, 1.0),
+                            (1.0 - CORNER_RCS_SHARE) / np.maximum(n_face[box_s], 1)])
+    return xy, owner, rcs_dbsm[owner] + 10.0 * np.log10(share)
 
 
 def _visible(xy: np.ndarray, owner: np.ndarray, parts: WorldParts) -> np.ndarray:
@@ -202,8 +209,15 @@ def simulate_scan(parts: WorldParts, centers: np.ndarray, yaws: np.ndarray, size
     """
     # ---- candidate returns: true position, RCS, true velocity over ground, owner, kind
     dist = np.hypot(centers[:, 0], centers[:, 1])
-    near = np.flatnonzero((dist < ars.FAR_MAX_RANGE_M + 10.0) & (dist > 1.0)
-                          & (centers[:, 0] > -np.linalg.norm(sizes[:, :2], axis=1)))
+    reach = np.linalg.norm(sizes[:, :2], axis=1) / 2.0
+    az_c = np.arctan2(centers[:, 1], centers[:, 0])
+    spread = np.arcsin(np.clip(reach / np.maximum(dist, 1e-3), 0.0, 1.0))
+    near = np.flatnonzero(  # boxes that can reach into the near or far field of view
+        (dist > 1.0)
+        & (((dist - reach < np.interp(0.0, *ars.NEAR_RANGE_BY_AZ))
+            & (np.abs(az_c) - spread < np.radians(ars.NEAR_HALF_FOV_DEG)))
+           | ((dist - reach < ars.FAR_MAX_RANGE_M)
+              & (np.abs(az_c) - spread < np.radians(ars.FAR_HALF_FOV_DEG)))))
     oxy, oown, orcs = _object_scatterers(centers[near], yaws[near], sizes[near],
                                          rcs_dbsm[near], rng)
     oown = near[oown]
