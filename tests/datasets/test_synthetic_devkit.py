@@ -206,7 +206,8 @@ def test_radar_returns_carry_radial_ego_compensated_velocities(synth):
         RadarPointCloud.default_filters()
     errors = np.array(errors)
     assert len(errors) > 20
-    assert np.mean(errors < 0.5) > 0.8
+    assert np.mean(errors < 0.5) > 0.7
+    assert np.median(errors) < 0.3
     assert np.median(errors) > 0.01  # measured with noise, not copied from the ground truth
 
 

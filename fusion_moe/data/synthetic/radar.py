@@ -7,7 +7,9 @@ What the sensor sees of an object: a few scattering centres on the part of its o
 faces the sensor (the nearest corner strongest, then points along the visible faces and just
 behind them: bumpers, wheel houses), each detected or not by the radar equation with Swerling
 fluctuation, merged with every other return of its resolution cell into one cluster, and
-measured with the datasheet's range and azimuth accuracy. Velocity is what a Doppler radar
+measured with the accuracy the sensor reports per cluster in nuScenes (x_rms, y_rms: 0.5-1 m,
+well above the datasheet's point-target accuracy, which holds for a corner reflector, not for
+a car whose scattering centre wanders over its surface). Velocity is what a Doppler radar
 measures: the radial component only, with noise; ``vx, vy`` are relative to the moving sensor,
 ``vx_comp, vy_comp`` add back the ego velocity as the car's odometry estimates it (with a
 per-scan error), both as a vector along the line of sight as nuScenes reports them. dyn_prop
@@ -291,21 +293,28 @@ def simulate_scan(parts: WorldParts, centers: np.ndarray, yaws: np.ndarray, size
     rcs, vel, owner, kind, fluct = rcs[idx], vel[idx], owner[idx], kind[idx], fluct[idx]
     m = len(idx)
 
-    # ---- measurement: polar position noise, radial Doppler with noise, ego compensation
-    r_m = r + rng.normal(0.0, 1.0, m) * ars.range_sigma_m(far)
-    az_m = az + rng.normal(0.0, 1.0, m) * ars.azimuth_sigma_rad(az, far)
-    u = np.stack([np.cos(az_m), np.sin(az_m)], axis=1)
+    # ---- measurement: the cluster's own reported accuracy (x_rms, y_rms, vx_rms codes drawn
+    # with the real shares, then the noise drawn at that sigma: the sensor is as exact as it
+    # says it is), Doppler along the line of sight, ego compensation with the odometry's error
+    x_code = rng.choice(ars.X_RMS_CODES, m, p=ars.X_RMS_P)
+    y_code = rng.choice(ars.Y_RMS_CODES, m, p=np.array(ars.Y_RMS_P) / sum(ars.Y_RMS_P))
+    vx_code = rng.choice(ars.VX_RMS_CODES, m, p=ars.VX_RMS_P)
+    meas = xy + rng.standard_normal((m, 2)) * ars.REPORTED_TO_ACTUAL_SIGMA * np.stack(
+        [ars.decode_rms(x_code), ars.decode_rms(y_code)], axis=1)
+    r_m = np.hypot(meas[:, 0], meas[:, 1])
+    u = meas / np.maximum(r_m, 1e-6)[:, None]
     u_true = np.stack([np.cos(az), np.sin(az)], axis=1)
     true_radial = np.einsum('mk,mk->m', u_true, vel)
     rel_radial = (np.einsum('mk,mk->m', u_true, vel - sensor_velocity)
                   + rng.normal(0.0, ars.DOPPLER_SIGMA_MPS, m))
     ego_estimate = sensor_velocity + rng.normal(0.0, ars.EGO_VELOCITY_SIGMA_MPS, 2)
-    comp_radial = (rel_radial + u @ ego_estimate
-                   + rng.normal(0.0, ars.COMP_RADIAL_SIGMA_MPS, m))
+    comp_radial = (rel_radial + u @ ego_estimate + rng.standard_normal(m)
+                   * ars.COMP_TO_REPORTED_SIGMA * ars.decode_rms(vx_code))
     rec = np.zeros(m, dtype=PCD_DTYPE)
-    rec['x'], rec['y'] = r_m * u[:, 0], r_m * u[:, 1]
+    rec['x'], rec['y'] = meas[:, 0], meas[:, 1]
     rec['vx'], rec['vy'] = rel_radial * u[:, 0], rel_radial * u[:, 1]
     rec['vx_comp'], rec['vy_comp'] = comp_radial * u[:, 0], comp_radial * u[:, 1]
+    rec['x_rms'], rec['y_rms'], rec['vx_rms'] = x_code, y_code, vx_code
     rec['rcs'] = np.round((rcs + fluct + rng.normal(0.0, 1.0, m)) / ars.RCS_STEP_DBSM) \
         * ars.RCS_STEP_DBSM
 
@@ -331,9 +340,6 @@ def simulate_scan(parts: WorldParts, centers: np.ndarray, yaws: np.ndarray, size
     rec['dyn_prop'] = dyn
     rec['id'] = np.arange(m)
     rec['is_quality_valid'] = 1
-    rec['x_rms'] = rng.choice(ars.X_RMS_CODES, m, p=ars.X_RMS_P)
-    rec['y_rms'] = rng.choice(ars.Y_RMS_CODES, m, p=np.array(ars.Y_RMS_P) / sum(ars.Y_RMS_P))
-    rec['vx_rms'] = rng.choice(ars.VX_RMS_CODES, m, p=ars.VX_RMS_P)
     rec['vy_rms'] = ars.VY_RMS_CODE
     for field in ('x_rms', 'y_rms', 'vx_rms', 'vy_rms'):
         rec[field][unknown] = 0

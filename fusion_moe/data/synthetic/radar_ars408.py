@@ -28,27 +28,32 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-# ---- coverage and accuracy [DS] ---------------------------------------------------------------
+# ---- coverage and resolution [DS] (its point-target accuracy: see the measurement noise) ---
 FAR_HALF_FOV_DEG = 9.0
 FAR_MAX_RANGE_M = 250.0
 NEAR_HALF_FOV_DEG = 60.0
 NEAR_RANGE_BY_AZ = ((0.0, 45.0, 60.0), (70.0, 70.0, 20.0))   # |azimuth| deg -> max range m
-RANGE_SIGMA_M = {'far': 0.40, 'near': 0.10}
 RANGE_RESOLUTION_M = {'far': 1.79, 'near': 0.39}
-AZ_SIGMA_BY_AZ_DEG = ((0.0, 45.0, 60.0), (0.3, 1.0, 5.0))    # near range; far: 0.1 deg
-FAR_AZ_SIGMA_DEG = 0.1
 AZ_RESOLUTION_BY_AZ_DEG = ((0.0, 45.0, 60.0), (3.2, 4.5, 12.3))  # near range; far: 1.6 deg
 FAR_AZ_RESOLUTION_DEG = 1.6
-DOPPLER_SIGMA_MPS = 0.1 / 3.6 * 2.0     # the sensor's own velocity accuracy [DS] (taken as 2 sigma)
+DOPPLER_SIGMA_MPS = 0.1 / 3.6 / 2.0     # velocity accuracy 0.1 km/h [DS], taken as 2 sigma
 MAX_CLUSTERS = 125                      # [FX]
 RCS_STEP_DBSM = 0.5                     # RCS is reported in 0.5 dBsm steps [FX]
 
-# ---- ego-motion compensation error [FX] -----------------------------------------------------
-# nuScenes' vx_comp / vy_comp subtract the ego velocity estimated by the car's odometry; the
+# ---- measurement noise: what the sensor reports of each cluster [FX] --------------------------
+# Every nuScenes cluster carries its standard deviations as ARS 408 quality codes (x_rms, y_rms,
+# vx_rms; code c means sigma < 0.005 * 2000 ** (c / 30): 16 -> 0.288 m/s, 19 -> 0.616 m,
+# 21 -> 1.02 m). The generator draws each cluster's codes with the real shares and its noise at
+# REPORTED_TO_ACTUAL_SIGMA x the decoded value (the code is an upper bound: the true sigma lies
+# between it and the code below, ~0.8 x), so positions scatter by 0.5-0.8 m, as real radar
+# points scatter about their objects.
+REPORTED_TO_ACTUAL_SIGMA = 0.9
+# nuScenes' vx_comp / vy_comp add back the ego velocity estimated by the car's odometry; the
 # stationary returns of [FX] keep a compensated radial speed of median 0.14 m/s, which a
-# per-scan ego velocity error plus a per-return error of these sizes reproduce.
+# per-scan ego velocity error and a per-return error of 0.7 x the reported vx_rms (~0.2 m/s)
+# reproduce.
 EGO_VELOCITY_SIGMA_MPS = 0.12
-COMP_RADIAL_SIGMA_MPS = 0.12
+COMP_TO_REPORTED_SIGMA = 0.7
 
 # ---- detection [RE], [KF] -----------------------------------------------------------------------
 # Mean SNR [dB] of a scatterer of RCS sigma [dBsm] at range r: sigma - 40 log10(r / REF) (+ the
@@ -90,6 +95,11 @@ VX_RMS_P = (0.80, 0.165, 0.035)
 VY_RMS_CODE = 3
 
 
+def decode_rms(codes: np.ndarray) -> np.ndarray:
+    """Standard deviation [m or m/s] of an ARS 408 quality code (0-30; see above)."""
+    return 0.005 * 2000.0 ** (np.asarray(codes, dtype=np.float64) / 30.0)
+
+
 def near_max_range_m(az_rad: np.ndarray) -> np.ndarray:
     """Near-range coverage [m] by azimuth [rad] (0 outside +-60 deg) [DS]."""
     az = np.abs(np.degrees(az_rad))
@@ -122,15 +132,6 @@ def detected(snr_db: np.ndarray, rng: np.random.Generator) -> Tuple[np.ndarray, 
     """Swerling-1 detection: (detected mask, the scan's power fluctuation in dB) [RE]."""
     fluctuation_db = 10.0 * np.log10(np.maximum(rng.exponential(1.0, np.shape(snr_db)), 1e-6))
     return snr_db + fluctuation_db > 0.0, fluctuation_db
-
-
-def range_sigma_m(far: np.ndarray) -> np.ndarray:
-    return np.where(far, RANGE_SIGMA_M['far'], RANGE_SIGMA_M['near'])
-
-
-def azimuth_sigma_rad(az_rad: np.ndarray, far: np.ndarray) -> np.ndarray:
-    near = np.interp(np.abs(np.degrees(az_rad)), *AZ_SIGMA_BY_AZ_DEG)
-    return np.radians(np.where(far, FAR_AZ_SIGMA_DEG, near))
 
 
 def resolution_cells(range_m: np.ndarray, az_rad: np.ndarray, far: np.ndarray) -> np.ndarray:
