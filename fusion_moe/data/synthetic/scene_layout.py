@@ -265,7 +265,7 @@ def _required_objects(placer: _Placer, ego_speed: float, t_mid: float,
         return focus + dx - row.direction * row.speed * t_mid
 
     wanted = [('ego_lane', 'car', 15.0), (free_strip, 'truck', 6.0),
-              (work_strip, 'trailer', -14.0), ('oncoming_lane', 'bus', 22.0),
+              (work_strip, 'trailer', -24.0), ('oncoming_lane', 'bus', 22.0),
               (free_strip, 'construction_vehicle', -10.0), ('bike_right', 'bicycle', -5.0),
               ('standing_left', 'motorcycle', 2.0), ('walk_right', 'pedestrian', 3.0),
               ('walk2_left', 'pedestrian', -4.0), ('standing_right', 'barrier', -8.0),
@@ -276,12 +276,12 @@ def _required_objects(placer: _Placer, ego_speed: float, t_mid: float,
                                            at_mid('oncoming_lane', 12.0)))
     for row_name, name, dx in wanted:
         dx += float(rng.uniform(-REQUIRED_SHIFT_M, REQUIRED_SHIFT_M)) if name != 'trailer' \
-            else 0.0  # the trailer stays clear of the work zone
+            else 0.0  # the trailer stays clear of the work zone (which starts after -14 m)
         for shift in (0.0, 3.0, -3.0, 6.0, -6.0, 9.0):
             if placer.try_place(row_name, name, at_mid(row_name, dx + shift)) is not None:
                 break
     # a work zone: a line of cones closed by two barriers, closing one parking strip
-    start = focus + float(rng.uniform(-4.0, 0.0))
+    start = focus + float(rng.uniform(-10.0, 4.0))
     spacing = float(rng.uniform(3.5, 5.0))
     count = int(rng.integers(4, 6))
     end = start + spacing * (count - 1)
