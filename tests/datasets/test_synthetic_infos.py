@@ -63,25 +63,30 @@ def test_keyframe_lidar_inside_boxes_matches_num_lidar_pts(loaded):
 
 
 def test_radar_returns_lie_near_objects(loaded):
-    """Object returns dominate: most radar points lie within 3 m of some box centre or are
-    static clutter (small compensated speed)."""
+    """Moving returns come from moving objects: most radar points with a compensated speed
+    above 1 m/s lie within 4 m of some box centre (the rest are what a real radar adds:
+    multipath ghosts a few metres behind a moving object, and false alarms)."""
     info, r = loaded
     radar = r['radar_points']
     centres = np.array([inst['bbox_3d'][:2] for inst in info['instances']])
     dist = np.min(np.linalg.norm(radar[:, None, :2] - centres[None], axis=2), axis=1)
     moving = np.hypot(radar[:, 4], radar[:, 5]) > 1.0
     assert moving.any()
-    assert np.mean(dist[moving] < 4.0) > 0.8  # moving returns come from (moving) objects
+    assert np.mean(dist[moving] < 4.0) > 0.7
 
 
 def test_ground_truth_scores_perfect_boxes_through_nuscenes_metric(synth_root):
     """Info files -> FusionNuScenesDataset boxes -> mmdet3d's NuScenesMetric (devkit eval):
     the ground truth submitted as predictions has zero translation, scale, orientation and
-    velocity error, so the box convention survives the whole round trip."""
+    velocity error, so the box convention survives the whole round trip. The boxes submitted
+    are those the devkit evaluates: with at least one LiDAR or radar point (``use_valid_flag``;
+    mmdet3d's default keeps boxes with LiDAR points only, and a far box can hold a radar
+    return and no LiDAR point, as on real nuScenes)."""
     import torch
     from mmdet3d.registry import METRICS
     ds = DATASETS.build(dict(type='FusionNuScenesDataset', data_root=synth_root,
-                             ann_file='nuscenes_infos_val.pkl', pipeline=LOADING[-1:]))
+                             ann_file='nuscenes_infos_val.pkl', pipeline=LOADING[-1:],
+                             use_valid_flag=True))
     metric = METRICS.build(dict(type='NuScenesMetric', data_root=synth_root,
                                 ann_file=f'{synth_root}/nuscenes_infos_val.pkl', metric='bbox'))
     metric.dataset_meta = ds.metainfo
