@@ -34,7 +34,20 @@ from ..structures import RADAR_POINT_DIMS
 
 @TRANSFORMS.register_module()
 class FusionDataBaseSampler(DataBaseSampler):
-    """``DataBaseSampler`` whose draws carry radar points too (see module docstring)."""
+    """``DataBaseSampler`` whose draws carry radar points too (see module docstring).
+
+    Takes ``DataBaseSampler``'s arguments (``info_path``, ``data_root``, ``rate``,
+    ``prepare``, ``sample_groups``, ``classes``, ``points_loader``, ``backend_args``); a
+    missing ``info_path`` is an error that says how to write the database.
+    """
+
+    def __init__(self, info_path: str, data_root: str, **kwargs) -> None:
+        if '://' not in info_path and not osp.isfile(info_path):
+            raise FileNotFoundError(
+                f'GT-sampling database {info_path} not found; write it with python '
+                f'tools/create_data.py nuscenes --root-path {data_root} --version VERSION '
+                f'--gt-database')
+        super().__init__(info_path=info_path, data_root=data_root, **kwargs)
 
     def _load_radar(self, info: dict) -> np.ndarray:
         """(M, len(RADAR_POINT_DIMS)) float32 radar points of one database object, moved
