@@ -38,7 +38,9 @@ class _LossLog(Hook):
         self._start = time.perf_counter()
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
-        self.rows.append((float(outputs['loss']), time.perf_counter() - self._start))
+        loss = outputs['loss']
+        loss = loss.detach() if hasattr(loss, 'detach') else loss
+        self.rows.append((float(loss), time.perf_counter() - self._start))
 
 
 def recipe_parts(cfg: Config) -> dict:
