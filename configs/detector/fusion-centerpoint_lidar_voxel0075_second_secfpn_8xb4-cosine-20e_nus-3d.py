@@ -36,3 +36,28 @@ model = dict(
         test_cfg=dict(post_center_limit_range=sparse_post_center_range,
                       pc_range=sparse_bev_range[:2], out_size_factor=sparse_out_size_factor,
                       voxel_size=[sparse_cell_m, sparse_cell_m])))
+
+# LiDAR-only pipelines (CenterPoint's): points and boxes filtered to the +-54 m BEV range
+# (tools/train.py checks that pipeline ranges and the BEV range agree); same GT sampling and
+# global 3D augmentation as the shared base.
+lidar_sweeps = {{_base_.lidar_sweeps}}
+train_pipeline = [
+    dict(type='LoadLidarSweeps', sweeps_num=lidar_sweeps, on_missing={{_base_.on_missing}}),
+    dict(type='LoadAnnotations3D', with_bbox_3d=True, with_label_3d=True),
+    dict(type='FusionObjectSample', db_sampler={{_base_.db_sampler}}),
+    dict(type='GlobalRotScaleTrans', rot_range=[-0.3925, 0.3925],
+         scale_ratio_range=[0.95, 1.05], translation_std=[0.0, 0.0, 0.0]),
+    dict(type='BEVRandomFlip3D', flip_ratio_bev_horizontal=0.5, flip_ratio_bev_vertical=0.5),
+    dict(type='PointsRangeFilter', point_cloud_range=sparse_bev_range),
+    dict(type='ObjectRangeFilter', point_cloud_range=sparse_bev_range),
+    dict(type='ObjectNameFilter', classes={{_base_.class_names}}),
+    dict(type='PackFusionInputs', keys=['points', 'gt_bboxes_3d', 'gt_labels_3d']),
+]
+test_pipeline = [
+    dict(type='LoadLidarSweeps', sweeps_num=lidar_sweeps, on_missing={{_base_.on_missing}}),
+    dict(type='PointsRangeFilter', point_cloud_range=sparse_bev_range),
+    dict(type='PackFusionInputs', keys=['points']),
+]
+train_dataloader = dict(dataset=dict(dataset=dict(pipeline=train_pipeline)))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
