@@ -27,5 +27,5 @@ __all__ = ['BEVRandomFlip3D', 'FUSION_INFO_VERSION', 'FusionDataBaseSampler',
            'FusionNuScenesDataset', 'FusionObjectSample', 'LoadCameraImages', 'LoadLidarSweeps',
            'LoadRadarSweeps', 'MultiViewImageAug', 'PackFusionInputs',
            'PropagateLidarAugmentation', 'RADAR_PCD_FIELDS', 'RadarFilter', 'SensorFileError',
-           'create_gt_database', 'create_nuscenes_infos', 'lidar_augmentation_matrix', 'read_image', 'read_lidar_bin',
-           'read_radar_pcd']
+           'create_gt_database', 'create_nuscenes_infos', 'lidar_augmentation_matrix',
+           'read_image', 'read_lidar_bin', 'read_radar_pcd']

@@ -134,8 +134,8 @@ def test_the_database_holds_each_box_s_lidar_and_radar_points(db_root, loaded):
     assert radar_total > 0
 
 
-def test_gt_sampling_pastes_lidar_and_radar_points_and_clears_the_pasted_boxes(db_root,
-                                                                                 loaded):
+def test_gt_sampling_pastes_lidar_and_radar_points_and_clears_the_pasted_boxes(
+        db_root, loaded):
     original = loaded[0]
     np.random.seed(0)
     sampled = _apply([dict(type='FusionObjectSample', db_sampler=_db_sampler(db_root))],

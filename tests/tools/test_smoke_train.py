@@ -66,8 +66,8 @@ def test_the_nuscenes_training_set_serves_recipe_samples(trainval_root):
     assert len(sample['data_samples'].gt_instances_3d) > 0
 
 
-def test_smoke_train_runs_the_asked_iterations_and_reports_losses(trainval_root, tmp_path,
-                                                                   capsys):
+def test_smoke_train_runs_the_asked_iterations_and_reports_losses(
+        trainval_root, tmp_path, capsys):
     rows = _tool().main([osp.join(REPO, 'configs', 'demo', 'detector_cpu.py'),
                          '--data-root', trainval_root, '--work-dir', str(tmp_path),
                          '--iters', '2'])

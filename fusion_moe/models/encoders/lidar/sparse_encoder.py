@@ -22,7 +22,9 @@ from mmdet3d.models.voxel_encoders import HardSimpleVFE
 from torch import Tensor, nn
 
 from fusion_moe.registry import MODELS
-from fusion_moe.structures import LIDAR_POINT_DIMS, BEVGrid
+from fusion_moe.structures import BEVGrid
+
+from .point_batch import point_dim_index, voxelize_batch
 
 # CenterPoint's nuScenes 0.075 m voxel encoder (mmdet3d configs/centerpoint/
 # centerpoint_voxel0075_second_secfpn_8xb4-cyclic-20e_nus-3d.py; BEVFusion uses the same).
@@ -83,14 +85,7 @@ class LidarSparseEncoder(nn.Module):
                  block_type: str = 'basicblock') -> None:
         super().__init__()
         self.grid = BEVGrid.from_config(point_cloud_range, cell_m)
-        unknown = [d for d in use_dims if d not in LIDAR_POINT_DIMS]
-        if unknown:
-            raise ValueError(f'use_dims {unknown} not in LIDAR_POINT_DIMS {LIDAR_POINT_DIMS}')
-        if tuple(use_dims[:3]) != ('x', 'y', 'z'):
-            raise ValueError(f'use_dims must start with x, y, z, got {tuple(use_dims)}')
-        if len(feature_scale) != len(use_dims):
-            raise ValueError(f'feature_scale has {len(feature_scale)} values for '
-                             f'{len(use_dims)} use_dims')
+        self.dim_index = point_dim_index(use_dims, feature_scale)
         if len(voxel_m) != 3 or voxel_m[0] != voxel_m[1]:
             raise ValueError(f'voxel_m must be (edge, edge, height) with square voxels in BEV, '
                              f'got {tuple(voxel_m)}')
@@ -103,7 +98,6 @@ class LidarSparseEncoder(nn.Module):
         pcr = list(self.grid.point_cloud_range)
         nz = round((pcr[5] - pcr[2]) / voxel_m[2])
         ny, nx = self.grid.H * stride, self.grid.W * stride
-        self.dim_index = [LIDAR_POINT_DIMS.index(d) for d in use_dims]
         self.register_buffer('feature_scale', torch.tensor(feature_scale, dtype=torch.float32),
                              persistent=False)
         self.voxelize = Voxelization(voxel_size=list(voxel_m), point_cloud_range=pcr,
@@ -137,25 +131,13 @@ class LidarSparseEncoder(nn.Module):
             point inside the range) have an all-zero map and present False.
         """
         batch_size = len(points)
-        feats, coors, counts = [], [], []
-        present = present.clone()
-        for b, pts in enumerate(points):
-            if not bool(present[b]) or pts.shape[0] == 0:
-                present[b] = False
-                continue
-            x = pts[:, self.dim_index] * self.feature_scale
-            voxels, coor_zyx, num = self.voxelize(x.contiguous())
-            if voxels.shape[0] == 0:
-                present[b] = False
-                continue
-            feats.append(voxels)
-            coors.append(nn.functional.pad(coor_zyx, (1, 0), value=b))
-            counts.append(num)
+        batch, present = voxelize_batch(points, present, self.voxelize, self.dim_index,
+                                        self.feature_scale)
         H, W = self.grid.shape
-        if not feats:
+        if batch is None:
             ref = self.feature_scale
             return ref.new_zeros(batch_size, self.out_channels, H, W), present
-        voxels, coors, counts = torch.cat(feats), torch.cat(coors), torch.cat(counts)
+        voxels, coors, counts = batch
         voxel_feats = self.voxel_mean(voxels, counts, coors)  # (V, len(use_dims))
         bev = self.encoder(voxel_feats, coors, batch_size)
         if tuple(bev.shape[1:]) != (self.out_channels, H, W):
