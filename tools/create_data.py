@@ -39,16 +39,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    if args.gt_database and args.out_dir not in (None, args.root_path):
+        raise SystemExit('--gt-database writes next to the data and reads the info files '
+                         'there; leave --out-dir out')
     paths = create_nuscenes_infos(args.root_path, args.version, args.out_dir,
                                   max_sweeps=args.max_sweeps,
                                   max_radar_sweeps=args.max_radar_sweeps)
     for split, path in paths.items():
         print(f'{split}: {path}')
     if args.gt_database:
-        root = args.out_dir or args.root_path
-        if root != args.root_path:
-            raise ValueError('--gt-database writes next to the data (--root-path); leave '
-                             '--out-dir out')
         db = create_gt_database(args.root_path, lidar_sweeps=args.max_sweeps,
                                 radar_sweeps=args.max_radar_sweeps)
         print(f'gt database: {db}')
