@@ -74,3 +74,31 @@ def test_smoke_train_runs_the_asked_iterations_and_reports_losses(
     assert len(rows) == 2 and all(np.isfinite(loss) and seconds > 0 for loss, seconds in rows)
     out = capsys.readouterr().out
     assert 'recipe: CBGS OFF' in out and 'iter 2: loss' in out and 'peak resident memory' in out
+
+
+def test_gt_sampling_stops_at_the_configured_epoch_through_the_cbgs_wrapper(trainval_root):
+    """mmdet3d's DisableObjectSampleHook (in the nuScenes configs' default_hooks) reaches
+    FusionObjectSample inside CBGSDataset, after which no sample gets pasted objects."""
+    from types import SimpleNamespace
+
+    from mmengine.logging import MMLogger
+    from mmengine.registry import init_default_scope
+
+    from fusion_moe.evaluation import point_data_at
+    from fusion_moe.registry import DATASETS, HOOKS
+    init_default_scope('mmdet3d')
+    cfg = Config.fromfile(NUSCENES_CONFIG)
+    point_data_at(cfg, trainval_root)
+    hook = HOOKS.build(cfg.default_hooks.disable_object_sample)
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    paste = next(t for t in dataset.dataset.pipeline.transforms
+                 if type(t).__name__ == 'FusionObjectSample')
+    runner = SimpleNamespace(epoch=14, model=None, logger=MMLogger.get_current_instance(),
+                             train_dataloader=SimpleNamespace(dataset=dataset))
+    hook.before_train_epoch(runner)
+    assert not paste.disabled
+    runner.epoch = cfg.default_hooks.disable_object_sample.disable_after_epoch
+    hook.before_train_epoch(runner)
+    assert paste.disabled
+    results = paste(dict(gt_bboxes_3d=None, gt_labels_3d=np.zeros(0, np.int64)))
+    assert not results['gt_sampled'].any()
