@@ -169,7 +169,7 @@ def test_strict_false_loads_the_keys_that_fit_and_logs_the_others(tmp_path, demo
     after = model.state_dict()
     assert torch.equal(after['bbox_head.shared_conv.conv.weight'], before)
     assert missing.shape == before.shape
-    assert torch.all(after['fuser.fuse.0.weight'] == 0.5)
+    assert torch.all(after['fusion.fuser.fuse.0.weight'] == 0.5)
     warning = [m for level, m in logged if level == logging.WARNING]
     assert warning and 'partial.pth: partial load (strict=False); missing keys: ' \
                        'bbox_head.shared_conv.conv.weight' in warning[0]
