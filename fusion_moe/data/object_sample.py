@@ -113,7 +113,7 @@ class FusionObjectSample(ObjectSample):
 
     Reads and updates ``points``, ``radar_points`` ((M, 8), ``RADAR_POINT_DIMS``, keyframe
     LiDAR frame), ``gt_bboxes_3d``, ``gt_labels_3d``; adds ``gt_sampled`` ((G + S,) bool, True
-    for pasted boxes, for tests and visualisation). Place it after ``LoadAnnotations3D`` and
+    for pasted boxes, for tests and visualisation; box filters after it do not update it). Place it after ``LoadAnnotations3D`` and
     before any augmentation.
 
     Args:

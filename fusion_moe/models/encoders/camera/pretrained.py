@@ -98,8 +98,8 @@ def resolve_pretrained_backbone(backbone: dict, allow_download: bool = False) ->
     cfg = copy.deepcopy(dict(backbone))
     init = cfg.get('init_cfg')
     name = cfg.get('type', 'backbone')
-    if init is not None and init.get('type') != 'Pretrained':
-        return cfg  # another initialiser (e.g. Kaiming): nothing to resolve
+    if init is not None and (not isinstance(init, dict) or init.get('type') != 'Pretrained'):
+        return cfg  # other initialisers (e.g. Kaiming, or a list of them): nothing to resolve
     checkpoint = init.get('checkpoint') if init is not None else None
     if checkpoint:
         found, reason = _locate(str(checkpoint), allow_download)
