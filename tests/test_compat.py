@@ -83,3 +83,16 @@ def test_imagecorruptions_shim_translates_multichannel():
     np.testing.assert_allclose(wrapped(image, sigma=1.0, multichannel=True),
                                skimage.filters.gaussian(image, sigma=1.0, channel_axis=-1))
     assert _wrap(wrapped) is wrapped  # idempotent
+
+
+def test_spconv_dense_scatters_features_to_their_voxels():
+    """SparseConvTensor.dense() indexes with a list on spconv 2.3.8, which torch >= 2.9
+    refuses; the shim (fusion_moe/compat/spconv_dense.py) makes it put each feature at its
+    (batch, z, y, x)."""
+    import spconv.pytorch as spconv
+    indices, feats, occupied = _random_sparse_volume(seed=1)
+    dense = spconv.SparseConvTensor(feats, indices, list(occupied.shape), 1).dense()
+    assert dense.shape == (1, feats.shape[1], *occupied.shape)
+    z, y, x = indices[:, 1].long(), indices[:, 2].long(), indices[:, 3].long()
+    torch.testing.assert_close(dense[0].permute(1, 2, 3, 0)[z, y, x], feats)
+    assert dense.abs().sum() == feats.abs().sum()  # zeros elsewhere

@@ -57,6 +57,8 @@ def config_sample_results(config: str, index: int, split: str) -> Dict[str, Any]
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'mmdet3d'))
     ds_cfg = copy.deepcopy(cfg[f'{split}_dataloader']['dataset'])
+    while 'pipeline' not in ds_cfg and 'dataset' in ds_cfg:
+        ds_cfg = ds_cfg['dataset']  # CBGSDataset and other wrappers: the wrapped set
     ds_cfg['pipeline'] = [t for t in ds_cfg['pipeline'] if t['type'] != 'PackFusionInputs']
     dataset = DATASETS.build(ds_cfg)
     return dataset[index]

@@ -77,6 +77,8 @@ def load_from_config(args) -> dict:
     init_default_scope('mmdet3d')
     cfg = Config.fromfile(args.config)
     ds_cfg = copy.deepcopy(cfg[f'{args.split}_dataloader'].dataset)
+    while 'ann_file' not in ds_cfg and 'dataset' in ds_cfg:
+        ds_cfg = ds_cfg.dataset  # CBGSDataset and other wrappers: render the wrapped set
     ds_cfg.update(pipeline=_loading_pipeline(cfg), test_mode=False)
     if args.data_root:
         ds_cfg.data_root = args.data_root

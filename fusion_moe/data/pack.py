@@ -30,7 +30,7 @@ FUSION_META_KEYS = (
     'pcd_rotation_angle', 'pcd_horizontal_flip', 'pcd_vertical_flip', 'flip',
     'transformation_3d_flow', 'ego2global', 'lidar2ego', 'timestamp', 'num_views',
     'context', 'modality_present', 'degradations', 'scene_token', 'cameras_present',
-    'lidar_aug_matrix', 'sensor_faults')
+    'lidar_aug_matrix', 'img_aug_matrix', 'sensor_faults')
 
 FUSION_KEYS = ('points', 'img', 'radar_points', 'gt_bboxes_3d', 'gt_labels_3d')
 

@@ -2,21 +2,25 @@
 
 Degradations are physical: fog attenuates with range from the sensor, a lost field of view is a
 sector around the sensor's axis, beam loss follows the LiDAR's rings. So they go after loading
-and before any global 3D augmentation (which moves the scene into a rotated, scaled or flipped
-frame), or, in a pipeline without one, just before packing.
+and before any image augmentation (which resizes, crops and rotates the images) and any global
+3D augmentation (which moves the scene into a rotated, scaled or flipped frame), or, in a
+pipeline without one, just before packing.
 """
 import copy
 from typing import Any, Dict, List, Sequence
 
 PACK_TYPES = ('PackFusionInputs', 'Pack3DDetInputs')
-GLOBAL_AUGMENTATION_TYPES = ('GlobalRotScaleTrans', 'BEVRandomFlip3D', 'RandomFlip3D',
-                             'PropagateLidarAugmentation')
+# transforms that move sensor geometry (image resize/crop/rotate, global 3D); degradations act
+# before them, on the sensors as recorded (after GT sampling, so pasted objects degrade too)
+GLOBAL_AUGMENTATION_TYPES = ('MultiViewImageAug', 'GlobalRotScaleTrans', 'BEVRandomFlip3D',
+                             'RandomFlip3D', 'PropagateLidarAugmentation')
 
 
 def insert_degradations(pipeline: Sequence[Dict[str, Any]],
                         degradations: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """A copy of ``pipeline`` with ``degradations`` inserted before the first global 3D
-    augmentation, or, without one, just before the packing step.
+    """A copy of ``pipeline`` with ``degradations`` inserted before the first augmentation of
+    sensor geometry (``MultiViewImageAug`` or a global 3D augmentation), or, without one, just
+    before the packing step.
 
     Args:
         pipeline: transform configs ending (somewhere) with ``PackFusionInputs``.

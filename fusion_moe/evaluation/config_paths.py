@@ -24,16 +24,27 @@ def keep_eval_outputs_in(cfg: Config, out_dir: str) -> None:
 def point_data_at(cfg: Config, data_root: str) -> None:
     """Read every dataloader and evaluator from another nuScenes-format root.
 
-    Sets ``dataset.data_root`` of the train/val/test dataloaders and ``data_root`` plus
-    ``ann_file`` (same file name, under the new root) of the nuScenes evaluators, e.g. to
-    train a nuScenes-size config on the synthetic set at ``data/synth``.
+    Sets ``dataset.data_root`` of the train/val/test dataloaders (of the wrapped dataset for
+    wrappers such as ``CBGSDataset``), ``data_root`` and ``info_path`` (same file name, under
+    the new root) of the GT-sampling database in their pipelines, and ``data_root`` plus
+    ``ann_file`` of the nuScenes evaluators, e.g. to train a nuScenes-size config on the
+    synthetic set at ``data/synth``.
     """
     import os.path as osp
     root = data_root if data_root.endswith('/') else data_root + '/'
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg.get(key)
-        if loader is not None and loader.get('dataset') is not None:
-            loader['dataset']['data_root'] = root
+        dataset = loader.get('dataset') if loader is not None else None
+        while dataset is not None and 'data_root' not in dataset and 'dataset' in dataset:
+            dataset = dataset['dataset']  # CBGSDataset and other wrappers
+        if dataset is None:
+            continue
+        dataset['data_root'] = root
+        for transform in dataset.get('pipeline') or []:
+            sampler = transform.get('db_sampler')
+            if sampler is not None:
+                sampler['data_root'] = root
+                sampler['info_path'] = root + osp.basename(sampler['info_path'])
     for key in _EVALUATOR_KEYS:
         evaluator = cfg.get(key)
         if evaluator is None:

@@ -18,9 +18,38 @@ def test_config_defines_the_shared_variables(path):
     assert cfg.train_pipeline[-1]['type'] == 'PackFusionInputs'
     assert cfg.test_pipeline[-1]['type'] == 'PackFusionInputs'
     assert cfg.val_evaluator['type'] == 'NuScenesMetric'
-    root = cfg.train_dataloader.dataset.data_root
+    train_set = cfg.train_dataloader.dataset
+    train_set = train_set.dataset if train_set.type == 'CBGSDataset' else train_set
+    root = train_set.data_root
     assert cfg.val_evaluator['ann_file'].startswith(root)
     assert cfg.test_dataloader.dataset.data_root == root
+
+
+def test_nuscenes_trains_with_the_recipe_and_the_cpu_synthetic_base_without():
+    nus, synth = (Config.fromfile(path) for path in CONFIGS)
+    assert nus.train_dataloader.dataset.type == 'CBGSDataset'
+    types = [t['type'] for t in nus.train_dataloader.dataset.dataset.pipeline]
+    assert types.index('FusionObjectSample') < types.index('MultiViewImageAug') < \
+        types.index('GlobalRotScaleTrans')
+    sampler = nus.train_pipeline[types.index('FusionObjectSample')]['db_sampler']
+    assert sampler['info_path'] == nus.data_root + 'nuscenes_dbinfos_train.pkl'
+    assert [t['type'] for t in nus.test_pipeline].count('MultiViewImageAug') == 1
+    assert synth.train_dataloader.dataset.type == 'FusionNuScenesDataset'
+    for pipeline in (synth.train_pipeline, synth.test_pipeline):
+        kinds = [t['type'] for t in pipeline]
+        assert 'FusionObjectSample' not in kinds and 'MultiViewImageAug' not in kinds
+
+
+def test_point_data_at_retargets_the_wrapped_dataset_and_the_gt_database():
+    from fusion_moe.evaluation import point_data_at
+    cfg = Config.fromfile(CONFIGS[0])
+    point_data_at(cfg, 'data/synth_tv')
+    inner = cfg.train_dataloader.dataset.dataset
+    assert inner.data_root == 'data/synth_tv/'
+    sampler = next(t['db_sampler'] for t in inner.pipeline if 'db_sampler' in t)
+    assert sampler['data_root'] == 'data/synth_tv/'
+    assert sampler['info_path'] == 'data/synth_tv/nuscenes_dbinfos_train.pkl'
+    assert cfg.val_dataloader.dataset.data_root == 'data/synth_tv/'
 
 
 @pytest.mark.parametrize('split', ['train', 'val'])

@@ -25,13 +25,20 @@ center_head_tasks = [
 
 lidar_encoder = dict(type='LidarPillarEncoder', out_channels=64, max_points_per_pillar=20,
                      max_pillars=(30000, 60000))
+# ImageNet ResNet-50 (torchvision's, as mmdet's and mmdet3d's camera configs) with the stem and
+# stage 1 frozen and BatchNorm statistics kept (frozen_stages=1, norm_eval=True). The weights
+# are used when at hand: a local file, or the URL already in the torch hub cache (the GPU image
+# downloads it at build time; `download_pretrained=True` lets mmengine download it). Without
+# them the encoder logs that training starts from scratch and freezes nothing
+# (fusion_moe/models/encoders/camera/pretrained.py).
+image_backbone_checkpoint = 'torchvision://resnet50'
 camera_encoder = dict(
     type='CameraSamplingEncoder',
     backbone=dict(type='mmdet.ResNet', depth=50, num_stages=4, out_indices=(1, 2, 3),
                   frozen_stages=1, norm_cfg=dict(type='BN', requires_grad=True),
-                  norm_eval=True, style='pytorch'),
-    # With internet access, start from ImageNet weights by adding to the backbone:
-    # init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')
+                  norm_eval=True, style='pytorch',
+                  init_cfg=dict(type='Pretrained', checkpoint=image_backbone_checkpoint)),
+    download_pretrained=False,
     neck=dict(type='mmdet.FPN', in_channels=[512, 1024, 2048], out_channels=128, num_outs=3),
     feature_channels=128, feature_level=0, out_channels=80,
     heights_m=(-2.0, -1.0, 0.0, 1.0, 2.0, 3.0), sample_stride=4)

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from fusion_moe.registry import MODELS
 from fusion_moe.structures import BEVGrid
 
+from .pretrained import resolve_pretrained_backbone
 from .view_transform import SamplingViewTransform
 
 
@@ -21,13 +22,18 @@ class CameraSamplingEncoder(nn.Module):
         point_cloud_range: (x_min, y_min, z_min, x_max, y_max, z_max), metres, LiDAR frame.
             Injected by the detector from its ``bev_grid``.
         cell_m: BEV cell edge, metres. Injected by the detector.
-        backbone: mmdet backbone config, e.g. ``dict(type='mmdet.ResNet', depth=18, ...)``.
+        backbone: mmdet backbone config, e.g. ``dict(type='mmdet.ResNet', depth=18, ...)``;
+            ``init_cfg=dict(type='Pretrained', checkpoint=PATH | URL | 'torchvision://NAME')``
+            loads pretrained weights when they are at hand, otherwise the backbone trains
+            from scratch with nothing frozen (logged; see ``pretrained.py``).
         neck: mmdet neck config (e.g. ``mmdet.FPN``) or None to use the backbone outputs.
         feature_level: which neck (or backbone) output the view transform samples.
         feature_channels: C of that output.
         out_channels: C of the returned BEV map.
         heights_m: heights sampled per BEV cell, metres (LiDAR frame z).
         sample_stride: view-transform grid coarsening factor (see SamplingViewTransform).
+        download_pretrained: let mmengine download an URL checkpoint that is not in the torch
+            hub cache (off by default: offline machines train from scratch instead).
     """
 
     def __init__(self,
@@ -39,10 +45,11 @@ class CameraSamplingEncoder(nn.Module):
                  out_channels: int = 64,
                  feature_level: int = 0,
                  heights_m: Sequence[float] = (-1.0, 0.0, 1.0, 2.0),
-                 sample_stride: int = 1) -> None:
+                 sample_stride: int = 1,
+                 download_pretrained: bool = False) -> None:
         super().__init__()
         self.grid = BEVGrid.from_config(point_cloud_range, cell_m)
-        self.backbone = MODELS.build(backbone)
+        self.backbone = MODELS.build(resolve_pretrained_backbone(backbone, download_pretrained))
         self.neck = MODELS.build(neck) if neck is not None else None
         self.feature_level = feature_level
         self.view_transform = SamplingViewTransform(self.grid, feature_channels, out_channels,

@@ -1,3 +1,4 @@
 from .pillar_encoder import LidarPillarEncoder
+from .sparse_encoder import LidarSparseEncoder
 
-__all__ = ['LidarPillarEncoder']
+__all__ = ['LidarPillarEncoder', 'LidarSparseEncoder']

@@ -17,7 +17,9 @@ from mmdet3d.models.voxel_encoders import PillarFeatureNet
 from torch import Tensor, nn
 
 from fusion_moe.registry import MODELS
-from fusion_moe.structures import LIDAR_POINT_DIMS, BEVGrid
+from fusion_moe.structures import BEVGrid
+
+from .point_batch import point_dim_index, voxelize_batch
 
 
 @MODELS.register_module()
@@ -47,15 +49,7 @@ class LidarPillarEncoder(nn.Module):
                  max_pillars: Tuple[int, int] = (30000, 40000)) -> None:
         super().__init__()
         self.grid = BEVGrid.from_config(point_cloud_range, cell_m)
-        unknown = [d for d in use_dims if d not in LIDAR_POINT_DIMS]
-        if unknown:
-            raise ValueError(f'use_dims {unknown} not in LIDAR_POINT_DIMS {LIDAR_POINT_DIMS}')
-        if tuple(use_dims[:3]) != ('x', 'y', 'z'):
-            raise ValueError(f'use_dims must start with x, y, z, got {tuple(use_dims)}')
-        if len(feature_scale) != len(use_dims):
-            raise ValueError(f'feature_scale has {len(feature_scale)} values for '
-                             f'{len(use_dims)} use_dims')
-        self.dim_index = [LIDAR_POINT_DIMS.index(d) for d in use_dims]
+        self.dim_index = point_dim_index(use_dims, feature_scale)
         self.register_buffer('feature_scale', torch.tensor(feature_scale, dtype=torch.float32),
                              persistent=False)
         pcr = list(self.grid.point_cloud_range)
@@ -83,25 +77,13 @@ class LidarPillarEncoder(nn.Module):
             point inside the range) have an all-zero map and present False.
         """
         batch_size = len(points)
-        feats, coors, counts = [], [], []
-        present = present.clone()
-        for b, pts in enumerate(points):
-            if not bool(present[b]) or pts.shape[0] == 0:
-                present[b] = False
-                continue
-            x = pts[:, self.dim_index] * self.feature_scale
-            voxels, coor_zyx, num = self.voxelize(x.contiguous())
-            if voxels.shape[0] == 0:
-                present[b] = False
-                continue
-            feats.append(voxels)
-            coors.append(nn.functional.pad(coor_zyx, (1, 0), value=b))
-            counts.append(num)
+        batch, present = voxelize_batch(points, present, self.voxelize, self.dim_index,
+                                        self.feature_scale)
         H, W = self.grid.shape
-        if not feats:
+        if batch is None:
             ref = self.feature_scale
             return ref.new_zeros(batch_size, self.out_channels, H, W), present
-        voxels, coors, counts = torch.cat(feats), torch.cat(coors), torch.cat(counts)
+        voxels, coors, counts = batch
         pillar_feats = self.pillar_net(voxels, counts, coors)
         bev = self.scatter(pillar_feats, coors, batch_size)
         return bev * present.to(bev.dtype)[:, None, None, None], present
