@@ -175,7 +175,8 @@ def test_moe_model_gets_routing_analysis_per_condition(moe_run):
         assert flips['samples'] == 2 and flips['compared'] > 0
         assert 0.0 <= flips['rate'] <= 1.0
     # every camera lost: no sample had a camera to suppress; the LiDAR was there
-    suppression = results['conditions']['camera_dropout_5']['routing']['suppression']['fusion.fuser.gate']
+    routing = results['conditions']['camera_dropout_5']['routing']
+    suppression = routing['suppression']['fusion.fuser.gate']
     assert suppression['camera']['present'] == 0 and suppression['camera']['rate'] is None
     assert suppression['lidar']['present'] == 2
 
