@@ -1,0 +1,198 @@
+"""The modality check: how much each sensor alone tells the CPU demo detector, scored by the
+nuScenes devkit on the synthetic val split.
+
+    python tools/modality_check.py --work-dir DIR [--epochs N] [--json PATH]
+        [--models lidar camera radar fused] [--reuse] [--data-root ROOT]
+
+Trains, each with ``tools/train.py`` in its own process (one torch thread, as the demo):
+``configs/demo/detector_cpu_{lidar,camera,radar}.py`` (one sensor each) and the fused
+``configs/demo/detector_cpu.py``; then scores the fused model with ``tools/test.py`` with
+each sensor removed at test time (``--degradation {lidar,radar,camera}_dropout:5``: the
+sensor's data emptied and marked absent, as a dead sensor). ``--epochs N`` shortens every
+schedule alike (max epochs, validation and checkpoint interval, cosine length); the default
+is the demo config's own. ``--reuse`` keeps a model whose work dir already holds a checkpoint
+and a devkit summary and only re-reads it.
+
+Writes (and prints) one JSON: ``single_sensor_map: {lidar, camera, radar}``, the NDS of each,
+``fused_map``, ``fused_map_without: {lidar, camera, radar}`` and the per-class AP of every
+run, with the targets of issue 18 (LiDAR-only > camera-only > radar-only, radar-only <=
+0.25 x LiDAR-only) judged in ``checks``.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional, Sequence
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SINGLE_SENSOR_CONFIGS: Dict[str, str] = {
+    m: f'configs/demo/detector_cpu_{m}.py' for m in ('lidar', 'camera', 'radar')}
+FUSED_CONFIG = 'configs/demo/detector_cpu.py'
+#: The test-time removal of each sensor: tools/test.py's degradation at its severity 5
+#: (lidar/radar dropout with probability 1; all six cameras dropped, marked absent).
+REMOVAL = {'lidar': 'lidar_dropout:5', 'camera': 'camera_dropout:5', 'radar': 'radar_dropout:5'}
+MODELS = ('lidar', 'camera', 'radar', 'fused')
+RADAR_OVER_LIDAR_MAX = 0.25
+
+
+def schedule_options(epochs: int) -> List[str]:
+    """``--cfg-options`` that shorten the demo schedule to ``epochs`` consistently (the demo's
+    param_scheduler: [LinearLR warm-up, CosineAnnealingLR over max_epochs])."""
+    if epochs < 1:
+        raise ValueError(f'--epochs must be >= 1, got {epochs}')
+    return [f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}',
+            f'default_hooks.checkpoint.interval={epochs}', f'param_scheduler.1.T_max={epochs}',
+            f'param_scheduler.1.end={epochs}']
+
+
+def summary_path(work_dir: str) -> str:
+    return osp.join(work_dir, 'nuscenes_eval', 'metrics_summary.json')
+
+
+def read_summary(work_dir: str) -> dict:
+    """The devkit's figures of one run: mAP, NDS and per-class AP."""
+    path = summary_path(work_dir)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: the run left no devkit summary (see its log in '
+                                f'{work_dir})')
+    with open(path) as f:
+        summary = json.load(f)
+    return {'map': float(summary['mean_ap']), 'nds': float(summary['nd_score']),
+            'class_ap': {k: round(float(v), 4) for k, v in summary['mean_dist_aps'].items()}}
+
+
+def _run(cmd: Sequence[str], log_path: str) -> float:
+    """Run ``cmd`` from the repository root, output to ``log_path``; seconds taken."""
+    os.makedirs(osp.dirname(log_path), exist_ok=True)
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get('PYTHONPATH', ''),
+               OMP_NUM_THREADS='1')
+    start = time.perf_counter()
+    with open(log_path, 'w') as log:
+        done = subprocess.run(list(cmd), cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                              env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f'{" ".join(cmd)} failed (exit {done.returncode}); see {log_path}')
+    return time.perf_counter() - start
+
+
+def train(config: str, work_dir: str, epochs: Optional[int], data_root: Optional[str],
+          reuse: bool) -> dict:
+    """Train ``config`` into ``work_dir`` (unless ``reuse`` finds it done); its figures."""
+    from fusion_moe.engine.hooks import latest_checkpoint
+    done = reuse and osp.isfile(summary_path(work_dir)) and latest_checkpoint(work_dir)
+    seconds = None
+    if not done:
+        cmd = [sys.executable, 'tools/train.py', config, '--work-dir', work_dir]
+        if data_root:
+            cmd += ['--data-root', data_root]
+        if epochs:
+            cmd += ['--cfg-options', *schedule_options(epochs)]
+        seconds = _run(cmd, osp.join(work_dir, 'modality_check_train.log'))
+    out = read_summary(work_dir)
+    out.update(config=config, checkpoint=latest_checkpoint(work_dir), train_seconds=seconds)
+    return out
+
+
+def test_without(config: str, checkpoint: str, modality: str, work_dir: str,
+                 data_root: Optional[str], reuse: bool) -> dict:
+    """Score ``checkpoint`` with ``modality`` removed at test time."""
+    if not (reuse and osp.isfile(summary_path(work_dir))):
+        cmd = [sys.executable, 'tools/test.py', config, checkpoint, '--work-dir', work_dir,
+               '--degradation', REMOVAL[modality]]
+        if data_root:
+            cmd += ['--data-root', data_root]
+        _run(cmd, osp.join(work_dir, 'modality_check_test.log'))
+    return dict(read_summary(work_dir), removed=REMOVAL[modality])
+
+
+def checks(single_map: Dict[str, float]) -> Dict[str, dict]:
+    """Issue 18's targets on the single-sensor mAPs (each ``{value, target, met}``)."""
+    lidar, camera, radar = (single_map.get(m) for m in ('lidar', 'camera', 'radar'))
+    out = {}
+    if lidar is not None and camera is not None:
+        out['lidar_over_camera_map'] = dict(value=lidar - camera, target='> 0',
+                                            met=lidar > camera)
+    if camera is not None and radar is not None:
+        out['camera_over_radar_map'] = dict(value=camera - radar, target='> 0',
+                                            met=camera > radar)
+    if lidar is not None and radar is not None:
+        ratio = radar / lidar if lidar > 0 else float('inf')
+        out['radar_over_lidar_map_ratio'] = dict(value=ratio,
+                                                 target=f'<= {RADAR_OVER_LIDAR_MAX}',
+                                                 met=ratio <= RADAR_OVER_LIDAR_MAX)
+    return out
+
+
+def modality_check(work_dir: str, epochs: Optional[int] = None,
+                   models: Sequence[str] = MODELS, data_root: Optional[str] = None,
+                   reuse: bool = False) -> dict:
+    """Train and score the models of the check; the record described in the module doc."""
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        raise ValueError(f'--models: unknown {unknown}; choose from {MODELS}')
+    runs: Dict[str, dict] = {}
+    for m in models:
+        config = FUSED_CONFIG if m == 'fused' else SINGLE_SENSOR_CONFIGS[m]
+        print(f'modality check: training {m} ({config})', flush=True)
+        runs[m] = train(config, osp.join(work_dir, m), epochs, data_root, reuse)
+        print(f'  {m}: mAP {runs[m]["map"]:.4f} NDS {runs[m]["nds"]:.4f}', flush=True)
+    record: dict = {'epochs': epochs, 'runs': runs,
+                    'single_sensor_map': {m: runs[m]['map'] for m in runs if m != 'fused'},
+                    'single_sensor_nds': {m: runs[m]['nds'] for m in runs if m != 'fused'}}
+    if 'fused' in runs:
+        record['fused_map'] = runs['fused']['map']
+        record['fused_nds'] = runs['fused']['nds']
+        without = {}
+        for m in ('lidar', 'camera', 'radar'):
+            print(f'modality check: fused model without {m}', flush=True)
+            without[m] = test_without(FUSED_CONFIG, runs['fused']['checkpoint'], m,
+                                      osp.join(work_dir, f'fused_without_{m}'), data_root,
+                                      reuse)
+            print(f'  without {m}: mAP {without[m]["map"]:.4f}', flush=True)
+        record['fused_runs_without'] = without
+        record['fused_map_without'] = {m: r['map'] for m, r in without.items()}
+        record['fused_nds_without'] = {m: r['nds'] for m, r in without.items()}
+    record['checks'] = checks(record['single_sensor_map'])
+    return record
+
+
+def print_table(record: dict) -> None:
+    print(f"modality check ({record['epochs'] or 'config'} epochs), devkit on the synthetic val")
+    print(f"{'model':<26}{'mAP':>8}{'NDS':>8}")
+    for m, r in record['runs'].items():
+        name = 'fused (all three)' if m == 'fused' else f'{m} only'
+        print(f"{name:<26}{r['map']:>8.4f}{r['nds']:>8.4f}")
+    for m, r in record.get('fused_runs_without', {}).items():
+        print(f"{'fused, ' + m + ' removed':<26}{r['map']:>8.4f}{r['nds']:>8.4f}")
+    for name, c in record['checks'].items():
+        print(f"check {name:<32}{c['value']:>8.4f} (target {c['target']}) "
+              f"{'met' if c['met'] else 'NOT MET'}")
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--work-dir', required=True, help='one sub-folder per model and test')
+    p.add_argument('--epochs', type=int, help="training epochs (default: the config's)")
+    p.add_argument('--models', nargs='+', default=list(MODELS), choices=MODELS)
+    p.add_argument('--data-root', help='nuScenes-format root instead of the configs\' data')
+    p.add_argument('--reuse', action='store_true',
+                   help='keep finished runs found in the work dir (checkpoint + summary)')
+    p.add_argument('--json', help='write the record to this JSON file')
+    args = p.parse_args(argv)
+    record = modality_check(args.work_dir, args.epochs, args.models, args.data_root,
+                            args.reuse)
+    print_table(record)
+    if args.json:
+        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
+        with open(args.json, 'w') as f:
+            json.dump(record, f, indent=2)
+        print(f'wrote {args.json}')
+    return record
+
+
+if __name__ == '__main__':
+    sys.path.insert(0, REPO)
+    main()
