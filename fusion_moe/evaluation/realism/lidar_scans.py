@@ -42,11 +42,13 @@ def ground_mask(points: np.ndarray, seed: int = 0) -> np.ndarray:
     cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[low, :3].astype(np.float64)))
     (a, b, c, d), _ = cloud.segment_plane(distance_threshold=GROUND_TOLERANCE_M, ransac_n=3,
                                           num_iterations=200)
-    normal = np.array([a, b, c]) / np.linalg.norm([a, b, c])
+    norm = float(np.linalg.norm([a, b, c]))
+    if norm == 0.0:                                     # degenerate (collinear) input
+        return mask
+    normal = np.array([a, b, c]) / norm
     if np.degrees(np.arccos(min(1.0, abs(normal[2])))) > GROUND_MAX_TILT_DEG:
         return mask
-    dist = np.abs(points[:, :3].astype(np.float64) @ np.array([a, b, c]) + d) / np.linalg.norm(
-        [a, b, c])
+    dist = np.abs(points[:, :3].astype(np.float64) @ normal + d / norm)
     return dist <= GROUND_TOLERANCE_M
 
 

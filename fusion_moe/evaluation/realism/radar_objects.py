@@ -34,26 +34,16 @@ from .sources import Keyframe
 ASSOCIATION_MARGIN_M = 1.0
 INTERIOR_DEPTH_M = 0.5
 #: Range bins [m] of the per-object counts (horizontal distance from the LiDAR).
-RANGE_BINS_M: Tuple[Tuple[float, float], ...] = ((0.0, 20.0), (20.0, 35.0), (35.0, 50.0))
-
-
-def eval_range_m() -> Dict[str, float]:
-    """The devkit's evaluation range per class [m] (detection_cvpr_2019)."""
-    from nuscenes.eval.detection.config import config_factory
-    return dict(config_factory('detection_cvpr_2019').class_range)
+RANGE_BINS_M: Tuple[Tuple[float, float], ...] = ((0.0, 20.0), (20.0, 40.0), (40.0, np.inf))
 
 
 def object_counts(keyframes: Sequence[Keyframe]) -> Dict[str, List[Tuple[int, float]]]:
-    """``{class: [(num_radar_pts, range_m), ...]}`` of the annotated objects within the
-    devkit's evaluation range of their class."""
-    limits = eval_range_m()
+    """``{class: [(num_radar_pts, range_m), ...]}`` of every annotated object."""
     out: Dict[str, List[Tuple[int, float]]] = defaultdict(list)
     for kf in keyframes:
         ranges = np.hypot(kf.boxes[:, 0], kf.boxes[:, 1])
         for label, n, r in zip(kf.labels, kf.num_radar_pts, ranges):
-            name = CLASSES[int(label)]
-            if r <= limits[name]:
-                out[name].append((int(n), float(r)))
+            out[CLASSES[int(label)]].append((int(n), float(r)))
     return dict(out)
 
 
