@@ -2,7 +2,7 @@
 nuScenes devkit on the synthetic val split.
 
     python tools/modality_check.py --work-dir DIR [--epochs N] [--json PATH]
-        [--models lidar camera radar fused] [--reuse] [--data-root ROOT]
+        [--models lidar camera radar fused [camera_wide]] [--reuse] [--data-root ROOT]
 
 Trains, each with ``tools/train.py`` in its own process (one torch thread, as the demo):
 ``configs/demo/detector_cpu_{lidar,camera,radar}.py`` (one sensor each) and the fused
@@ -11,7 +11,8 @@ each sensor removed at test time (``--degradation {lidar,radar,camera}_dropout:5
 sensor's data emptied and marked absent, as a dead sensor). ``--epochs N`` shortens every
 schedule alike (max epochs, validation and checkpoint interval, cosine length); the default
 is the demo config's own. ``--reuse`` keeps a model whose work dir already holds a checkpoint
-and a devkit summary and only re-reads it.
+and a devkit summary and only re-reads it. ``camera_wide`` (not run by default) is the
+camera-only model with a twice as wide camera backbone: the backbone check of issue 18.
 
 Writes (and prints) one JSON: ``single_sensor_map: {lidar, camera, radar}``, the NDS of each,
 ``fused_map``, ``fused_map_without: {lidar, camera, radar}`` and the per-class AP of every
@@ -35,6 +36,18 @@ FUSED_CONFIG = 'configs/demo/detector_cpu.py'
 #: (lidar/radar dropout with probability 1; all six cameras dropped, marked absent).
 REMOVAL = {'lidar': 'lidar_dropout:5', 'camera': 'camera_dropout:5', 'radar': 'radar_dropout:5'}
 MODELS = ('lidar', 'camera', 'radar', 'fused')
+#: The camera-only model with a twice as wide camera backbone (ResNet-18 stem and stages at
+#: 32 / 64 channels instead of 16 / 32, 32 BEV channels instead of 16): trained with
+#: ``--models ... camera_wide`` to tell whether the camera-only figure is held back by the
+#: demo's tiny backbone (wide >> demo) or by the images (wide ~ demo).
+CAMERA_WIDE_OPTIONS = ['model.encoders.camera.backbone.base_channels=32',
+                       'model.encoders.camera.feature_channels=64',
+                       'model.encoders.camera.out_channels=32']
+EXTRA_MODELS = ('camera_wide',)
+#: What each model of the check trains: (config, --cfg-options).
+RUNS: Dict[str, tuple] = {**{m: (c, []) for m, c in SINGLE_SENSOR_CONFIGS.items()},
+                          'fused': (FUSED_CONFIG, []),
+                          'camera_wide': (SINGLE_SENSOR_CONFIGS['camera'], CAMERA_WIDE_OPTIONS)}
 RADAR_OVER_LIDAR_MAX = 0.25
 
 
@@ -79,8 +92,9 @@ def _run(cmd: Sequence[str], log_path: str) -> float:
 
 
 def train(config: str, work_dir: str, epochs: Optional[int], data_root: Optional[str],
-          reuse: bool) -> dict:
-    """Train ``config`` into ``work_dir`` (unless ``reuse`` finds it done); its figures."""
+          reuse: bool, options: Sequence[str] = ()) -> dict:
+    """Train ``config`` (with ``--cfg-options options``) into ``work_dir`` (unless ``reuse``
+    finds it done); its figures."""
     from fusion_moe.engine.hooks import latest_checkpoint
     done = reuse and osp.isfile(summary_path(work_dir)) and latest_checkpoint(work_dir)
     seconds = None
@@ -88,8 +102,9 @@ def train(config: str, work_dir: str, epochs: Optional[int], data_root: Optional
         cmd = [sys.executable, 'tools/train.py', config, '--work-dir', work_dir]
         if data_root:
             cmd += ['--data-root', data_root]
-        if epochs:
-            cmd += ['--cfg-options', *schedule_options(epochs)]
+        options = [*options, *(schedule_options(epochs) if epochs else [])]
+        if options:
+            cmd += ['--cfg-options', *options]
         seconds = _run(cmd, osp.join(work_dir, 'modality_check_train.log'))
     out = read_summary(work_dir)
     out.update(config=config, checkpoint=latest_checkpoint(work_dir), train_seconds=seconds)
@@ -130,18 +145,24 @@ def modality_check(work_dir: str, epochs: Optional[int] = None,
                    models: Sequence[str] = MODELS, data_root: Optional[str] = None,
                    reuse: bool = False) -> dict:
     """Train and score the models of the check; the record described in the module doc."""
-    unknown = [m for m in models if m not in MODELS]
+    unknown = [m for m in models if m not in MODELS + EXTRA_MODELS]
     if unknown:
-        raise ValueError(f'--models: unknown {unknown}; choose from {MODELS}')
+        raise ValueError(f'--models: unknown {unknown}; choose from {MODELS + EXTRA_MODELS}')
     runs: Dict[str, dict] = {}
     for m in models:
-        config = FUSED_CONFIG if m == 'fused' else SINGLE_SENSOR_CONFIGS[m]
-        print(f'modality check: training {m} ({config})', flush=True)
-        runs[m] = train(config, osp.join(work_dir, m), epochs, data_root, reuse)
+        config, options = RUNS[m]
+        print(f'modality check: training {m} ({config} {" ".join(options)})', flush=True)
+        runs[m] = train(config, osp.join(work_dir, m), epochs, data_root, reuse, options)
+        runs[m]['cfg_options'] = options
         print(f'  {m}: mAP {runs[m]["map"]:.4f} NDS {runs[m]["nds"]:.4f}', flush=True)
+    single = [m for m in runs if m in SINGLE_SENSOR_CONFIGS]
     record: dict = {'epochs': epochs, 'runs': runs,
-                    'single_sensor_map': {m: runs[m]['map'] for m in runs if m != 'fused'},
-                    'single_sensor_nds': {m: runs[m]['nds'] for m in runs if m != 'fused'}}
+                    'single_sensor_map': {m: runs[m]['map'] for m in single},
+                    'single_sensor_nds': {m: runs[m]['nds'] for m in single}}
+    if 'camera_wide' in runs:
+        record['camera_backbone_check'] = {
+            'camera_map': runs['camera']['map'] if 'camera' in runs else None,
+            'camera_wide_map': runs['camera_wide']['map'], 'options': CAMERA_WIDE_OPTIONS}
     if 'fused' in runs:
         record['fused_map'] = runs['fused']['map']
         record['fused_nds'] = runs['fused']['nds']
@@ -163,7 +184,8 @@ def print_table(record: dict) -> None:
     print(f"modality check ({record['epochs'] or 'config'} epochs), devkit on the synthetic val")
     print(f"{'model':<26}{'mAP':>8}{'NDS':>8}")
     for m, r in record['runs'].items():
-        name = 'fused (all three)' if m == 'fused' else f'{m} only'
+        name = {'fused': 'fused (all three)', 'camera_wide': 'camera only, wide backbone'
+                }.get(m, f'{m} only')
         print(f"{name:<26}{r['map']:>8.4f}{r['nds']:>8.4f}")
     for m, r in record.get('fused_runs_without', {}).items():
         print(f"{'fused, ' + m + ' removed':<26}{r['map']:>8.4f}{r['nds']:>8.4f}")
@@ -176,7 +198,9 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--work-dir', required=True, help='one sub-folder per model and test')
     p.add_argument('--epochs', type=int, help="training epochs (default: the config's)")
-    p.add_argument('--models', nargs='+', default=list(MODELS), choices=MODELS)
+    p.add_argument('--models', nargs='+', default=list(MODELS), choices=MODELS + EXTRA_MODELS,
+                   help='camera_wide: the camera-only model with a wider backbone '
+                        '(CAMERA_WIDE_OPTIONS), to tell backbone from data')
     p.add_argument('--data-root', help='nuScenes-format root instead of the configs\' data')
     p.add_argument('--reuse', action='store_true',
                    help='keep finished runs found in the work dir (checkpoint + summary)')

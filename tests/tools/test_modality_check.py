@@ -71,6 +71,21 @@ def test_a_run_without_devkit_summary_names_its_folder(tmp_path):
         'map': 0.25, 'nds': 0.4, 'class_ap': {'car': 0.5}}
 
 
+def test_the_wide_camera_model_widens_only_the_camera_backbone():
+    import train
+    config, options = modality_check.RUNS['camera_wide']
+    assert config == modality_check.SINGLE_SENSOR_CONFIGS['camera']
+    cfg, wide = _cfg(config), _cfg(config)
+    wide.merge_from_dict(train.parse_args([config, '--cfg-options', *options]).cfg_options)
+    demo_cam, wide_cam = cfg.model.encoders.camera, wide.model.encoders.camera
+    assert wide_cam.backbone.base_channels == 2 * demo_cam.backbone.base_channels
+    assert wide_cam.feature_channels == 2 * demo_cam.feature_channels
+    wide_cam.backbone.base_channels = demo_cam.backbone.base_channels
+    wide_cam.feature_channels, wide_cam.out_channels = (demo_cam.feature_channels,
+                                                        demo_cam.out_channels)
+    assert wide.to_dict() == cfg.to_dict()
+
+
 def test_unknown_models_are_refused_before_any_training(tmp_path):
     with pytest.raises(ValueError, match='unknown'):
         modality_check.modality_check(str(tmp_path), models=['sonar'])
