@@ -10,11 +10,14 @@ Returns within ``CLOSE_RADIUS_M`` of the sensor (|x| and |y| both below it, as t
 scan stores every one of its 32 x 1084 rays, 23% of them there. ``points_per_scan`` counts all
 records, every other statistic only the returns beyond.
 
-Ground: the dominant plane among the points more than ``GROUND_SEARCH_BELOW_M`` below the
-sensor (RANSAC, open3d's ``segment_plane``, seeded), accepted only if nearly horizontal
-(normal within ``GROUND_MAX_TILT_DEG`` of z); the ground share is the share of all points
-within ``GROUND_TOLERANCE_M`` of it. The same procedure on both data sets, so its own bias
-cancels in the comparison.
+Ground: the plane with the most returns within ``GROUND_TOLERANCE_M`` among
+``GROUND_CANDIDATES`` planes through three random points (seeded RANSAC) of those more than
+``GROUND_SEARCH_BELOW_M`` below the sensor, counting only nearly horizontal candidates
+(normal within ``GROUND_MAX_TILT_DEG`` of z), refined by least squares on its inliers
+(``GROUND_REFINE_STEPS`` times); the ground share is the share of all returns within
+``GROUND_TOLERANCE_M`` of it. The same procedure on both data sets, so its own bias cancels
+in the comparison. Written in numpy rather than with open3d's ``segment_plane``, whose
+parallel RANSAC gives a different plane from run to run even seeded.
 """
 from typing import Dict, Sequence
 
@@ -27,28 +30,41 @@ CLOSE_RADIUS_M = 1.0
 GROUND_SEARCH_BELOW_M = 1.0
 GROUND_TOLERANCE_M = 0.2
 GROUND_MAX_TILT_DEG = 10.0
+GROUND_REFINE_STEPS = 3
+GROUND_CANDIDATES = 200
 INTENSITY_BINS = np.arange(0, 257, 1)
 RANGE_BINS_M = np.arange(0.0, 101.0, 1.0)
 
 
 def ground_mask(points: np.ndarray, seed: int = 0) -> np.ndarray:
     """(N,) bool ground returns of (N, >=3) LiDAR-frame points (see the module docstring)."""
-    import open3d as o3d
-    low = np.flatnonzero(points[:, 2] < -GROUND_SEARCH_BELOW_M)
+    xyz = points[:, :3].astype(np.float64)
+    low = xyz[xyz[:, 2] < -GROUND_SEARCH_BELOW_M]
     mask = np.zeros(len(points), dtype=bool)
     if len(low) < 3:
         return mask
-    o3d.utility.random.seed(seed)
-    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(points[low, :3].astype(np.float64)))
-    (a, b, c, d), _ = cloud.segment_plane(distance_threshold=GROUND_TOLERANCE_M, ransac_n=3,
-                                          num_iterations=200)
-    norm = float(np.linalg.norm([a, b, c]))
-    if norm == 0.0:                                     # degenerate (collinear) input
+    rng = np.random.default_rng(seed)
+    p0, p1, p2 = (low[rng.integers(0, len(low), GROUND_CANDIDATES)] for _ in range(3))
+    normals = np.cross(p1 - p0, p2 - p0)                           # (C, 3)
+    norms = np.linalg.norm(normals, axis=1)
+    ok = norms > 1e-9
+    normals[ok] /= norms[ok, None]
+    ok &= np.abs(normals[:, 2]) >= np.cos(np.radians(GROUND_MAX_TILT_DEG))
+    if not ok.any():
         return mask
-    normal = np.array([a, b, c]) / norm
-    if np.degrees(np.arccos(min(1.0, abs(normal[2])))) > GROUND_MAX_TILT_DEG:
-        return mask
-    dist = np.abs(points[:, :3].astype(np.float64) @ normal + d / norm)
+    normals, p0 = normals[ok], p0[ok]
+    offsets = -np.einsum('cj,cj->c', normals, p0)
+    counts = (np.abs(low @ normals.T + offsets) <= GROUND_TOLERANCE_M).sum(axis=0)
+    best = int(np.argmax(counts))
+    dist = np.abs(xyz @ normals[best] + offsets[best])
+    for _ in range(GROUND_REFINE_STEPS):                # z = a x + b y + c on the inliers
+        inliers = xyz[dist <= GROUND_TOLERANCE_M]
+        if len(inliers) < 3:
+            break
+        design = np.column_stack([inliers[:, 0], inliers[:, 1], np.ones(len(inliers))])
+        (ga, gb, gc), *_ = np.linalg.lstsq(design, inliers[:, 2], rcond=None)
+        dist = np.abs(xyz[:, 2] - (ga * xyz[:, 0] + gb * xyz[:, 1] + gc)) / np.sqrt(
+            1.0 + ga * ga + gb * gb)
     return dist <= GROUND_TOLERANCE_M
 
 
