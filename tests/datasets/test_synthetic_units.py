@@ -14,7 +14,7 @@ from fusion_moe.data.synthetic.camera import CameraRenderer
 from fusion_moe.data.synthetic.geometry import invert_pose, transform_points
 from fusion_moe.data.synthetic.lidar import GROUND, NUM_AZIMUTHS, NUM_BEAMS, cast_scan
 from fusion_moe.data.synthetic.naming import scene_names
-from fusion_moe.data.synthetic.radar import PCD_DTYPE, encode_radar_pcd
+from fusion_moe.data.synthetic.radar_pcd import PCD_DTYPE, encode_radar_pcd
 from fusion_moe.data.synthetic.rig import build_rig
 from fusion_moe.data.synthetic.world import WorldParts
 from fusion_moe.structures import context_from_description
