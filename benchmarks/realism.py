@@ -5,7 +5,7 @@ removed, ``tools/modality_check.py``).
 
     python benchmarks/realism.py [--json PATH] [--synth-root data/synth] [--real-root DIR]
         [--max-keyframes N] [--camera-keyframes N]
-        [--train [--train-work-dir DIR] [--epochs N] [--reuse]]
+        [--train [--train-work-dir DIR] [--epochs N] [--camera-wide] [--reuse]]
 
 The synthetic set is the demo's (``configs/demo/detector_cpu.py``'s ``synthetic_data``),
 made if missing; ``--synth-root`` reads another nuScenes-format set with mmdet3d info files.
@@ -117,6 +117,13 @@ def headlines(rows: List[Row], modality: Optional[dict]) -> dict:
     if modality:
         for m, value in modality['single_sensor_map'].items():
             out[f'single_sensor_map_{m}'] = headline(value)
+        if 'fused_map' in modality:
+            out['fused_map'] = headline(modality['fused_map'])
+        for m, value in modality.get('fused_map_without', {}).items():
+            out[f'fused_map_without_{m}'] = headline(value)
+        if 'camera_backbone_check' in modality:
+            out['camera_wide_map'] = headline(modality['camera_backbone_check']
+                                              ['camera_wide_map'])
         for name, check in modality['checks'].items():
             # the tool's checks are strict (>); a headline's target is a bound (<=, >=)
             target = '>= 0' if check['target'] == '> 0' else check['target']
@@ -139,6 +146,9 @@ def main(argv=None) -> dict:
                         'demo models)')
     p.add_argument('--train-work-dir', default=osp.join(REPO, 'work_dirs', 'modality_check'))
     p.add_argument('--epochs', type=int, help="modality check epochs (default: the demo's)")
+    p.add_argument('--camera-wide', action='store_true',
+                   help='modality check: also train the camera-only model with a wider '
+                        'backbone (the backbone-vs-data check)')
     p.add_argument('--reuse', action='store_true',
                    help='modality check: keep the finished runs of --train-work-dir')
     args = p.parse_args(argv)
@@ -159,8 +169,9 @@ def main(argv=None) -> dict:
     print(f"targets met: {tally['met']} of {tally['judged']}; not met: {tally['not_met']}")
     modality = None
     if args.train:
-        from modality_check import modality_check, print_table
-        modality = modality_check(args.train_work_dir, args.epochs, reuse=args.reuse)
+        from modality_check import EXTRA_MODELS, MODELS, modality_check, print_table
+        models = MODELS + (EXTRA_MODELS if args.camera_wide else ())
+        modality = modality_check(args.train_work_dir, args.epochs, models, reuse=args.reuse)
         print_table(modality)
     figures = {'synthetic_root': synth_root, 'real_root': args.real_root,
                'synthetic_keyframes': len(synth['keyframes']),
