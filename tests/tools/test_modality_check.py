@@ -89,3 +89,27 @@ def test_the_wide_camera_model_widens_only_the_camera_backbone():
 def test_unknown_models_are_refused_before_any_training(tmp_path):
     with pytest.raises(ValueError, match='unknown'):
         modality_check.modality_check(str(tmp_path), models=['sonar'])
+
+
+def test_radar_evidence_bounds_the_ap_that_returns_on_objects_can_explain(tmp_path):
+    import pickle
+    ped = 7                                               # CLASSES index of pedestrian
+
+    def inst(x, radar, lidar=5):
+        return {'bbox_3d': [x, 0.0, 0, 0.7, 0.7, 1.7, 0], 'bbox_label_3d': ped,
+                'num_radar_pts': radar, 'num_lidar_pts': lidar}
+    instances = [inst(10.0, 1) for _ in range(5)] + [inst(10.0, 0) for _ in range(5)]
+    instances += [inst(45.0, 3),                          # beyond the 40 m pedestrian range
+                  inst(10.0, 0, lidar=0)]                 # no point at all: not evaluated
+    path = tmp_path / 'infos.pkl'
+    path.write_bytes(pickle.dumps({'data_list': [{'instances': instances}]}))
+    got = modality_check.radar_evidence(str(path), {'class_ap': {'pedestrian': 0.6}})
+    e = got['pedestrian']
+    assert e['evaluated'] == 10 and e['share_with_return'] == 0.5
+    # precision 1 up to recall 0.5: the devkit's AP (recall and precision clipped at 0.1)
+    assert e['ap_bound'] == pytest.approx((0.5 - 0.1) / 0.9)
+    assert e['radar_only_ap'] == 0.6
+    instances[:5] = [inst(10.0, 0) for _ in range(5)]
+    instances[0] = inst(10.0, 1)                          # 1 of 10: below the 0.1 min recall
+    path.write_bytes(pickle.dumps({'data_list': [{'instances': instances}]}))
+    assert modality_check.radar_evidence(str(path))['pedestrian']['ap_bound'] == 0.0
