@@ -56,7 +56,7 @@ def condition_look(lighting: str, weather: str) -> Look:
     """Appearance for a (lighting, weather) pair from the context vocabulary.
 
     Day / clear is set against the real fixture's six 1600x900 frames (one daytime keyframe,
-    ``shared/data/nuscenes-real/cameras``): mean grey level 99-119 (ours about 100) and noise
+    ``shared/data/nuscenes-real/cameras``): mean grey level 99-119 (ours about 107) and noise
     in flat regions after JPEG (std of the residual to a 3x3 box blur in the flattest 20 % of
     16x16 blocks) 0.41-0.60 grey levels (ours about 0.45 with ``noise_sigma`` 1.2). The fixture
     has no night or rain frame: those levels (night about a quarter of the day brightness with
@@ -72,7 +72,7 @@ def condition_look(lighting: str, weather: str) -> Look:
                     sky_horizon=(235, 215, 200) if not rain else (190, 188, 185),
                     haze_bgr=(215, 205, 195) if not rain else (170, 170, 168),
                     haze_m=450.0 if not rain else 110.0, ambient=0.55 if not rain else 0.75,
-                    diffuse=0.5 if not rain else 0.15, gain=1.0 if not rain else 0.72,
+                    diffuse=0.5 if not rain else 0.15, gain=1.06 if not rain else 0.72,
                     noise_sigma=1.2 if not rain else 1.6, wet=rain)
     return Look(sky_top=(25, 12, 8), sky_horizon=(60, 45, 40), haze_bgr=(30, 30, 32),
                 haze_m=160.0 if not rain else 70.0, ambient=0.9, diffuse=0.1,

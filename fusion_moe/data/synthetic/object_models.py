@@ -129,7 +129,7 @@ CLASS_MODELS: Dict[str, ClassModel] = {
         ((-0.5, 0.5, -0.5, 0.5, 0.0, 0.3, 'concrete'),
          (-0.25, 0.25, -0.5, 0.5, 0.3, 0.65, 'barrier_red'),
          (-0.25, 0.25, -0.5, 0.5, 0.65, 1.0, 'barrier_white')),
-        ((175, 175, 170),), -14.0),
+        ((175, 175, 170),), -9.0),
 }
 
 # Cycles with a rider are taller and carry a rider torso and head (nuScenes annotates the

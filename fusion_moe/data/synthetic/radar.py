@@ -16,6 +16,7 @@ per-scan error), both as a vector along the line of sight as nuScenes reports th
 comes from that measured, compensated radial speed, so a crossing car looks stationary.
 """
 from dataclasses import dataclass
+from typing import Tuple
 
 import numpy as np
 
@@ -196,20 +197,40 @@ def _states(kind: np.ndarray, snr_margin_db: np.ndarray, az: np.ndarray, far: np
     return names
 
 
-def simulate_scan(parts: WorldParts, centers: np.ndarray, yaws: np.ndarray, sizes: np.ndarray,
-                  velocities: np.ndarray, rcs_dbsm: np.ndarray, sensor_velocity: np.ndarray,
-                  rng: np.random.Generator) -> RadarScan:
-    """Simulate one scan; every array is in the radar frame at the scan's time.
+@dataclass
+class _Returns:
+    """Candidate or detected returns: true position (M, 2) [m], RCS this scan (M,) [dBsm],
+    SNR above threshold (M,) [dB], velocity over ground (M, 2) [m/s], owner (M,), kind (M,)
+    ('object', 'clutter', 'ghost', 'false_alarm')."""
+    xy: np.ndarray
+    rcs: np.ndarray
+    snr: np.ndarray
+    vel: np.ndarray
+    owner: np.ndarray
+    kind: np.ndarray
 
-    Args:
-        parts: the world's parts (radar frame).
-        centers, yaws, sizes: (N, 3), (N,), (N, 3) annotation boxes of the tracks [m, rad].
-        velocities: (N, 2) track velocities over ground [m/s] (radar frame axes).
-        rcs_dbsm: (N,) mean radar cross-section per track [dBsm].
-        sensor_velocity: (2,) velocity of the sensor over ground [m/s] (radar frame axes).
-        rng: every random draw of the scan.
-    """
-    # ---- candidate returns: true position, RCS, true velocity over ground, owner, kind
+    @classmethod
+    def cat(cls, *parts: '_Returns') -> '_Returns':
+        return cls(*(np.concatenate([getattr(p, f) for p in parts])
+                     for f in ('xy', 'rcs', 'snr', 'vel', 'owner', 'kind')))
+
+    def take(self, idx: np.ndarray) -> '_Returns':
+        return _Returns(self.xy[idx], self.rcs[idx], self.snr[idx], self.vel[idx],
+                        self.owner[idx], self.kind[idx])
+
+    @property
+    def range_az(self) -> Tuple[np.ndarray, np.ndarray]:
+        return np.hypot(self.xy[:, 0], self.xy[:, 1]), np.arctan2(self.xy[:, 1], self.xy[:, 0])
+
+
+def _returns(xy, rcs, vel, owner, kind: str) -> _Returns:
+    return _Returns(xy, rcs, np.zeros(len(xy)), vel, np.asarray(owner, dtype=np.int64),
+                    np.full(len(xy), kind, dtype=object))
+
+
+def _candidates(parts, centers, yaws, sizes, velocities, rcs_dbsm, rng) -> _Returns:
+    """Object scatterers (covered, in line of sight, summed per resolution cell) and clutter
+    on the structures and the ground."""
     dist = np.hypot(centers[:, 0], centers[:, 1])
     reach = np.linalg.norm(sizes[:, :2], axis=1) / 2.0
     az_c = np.arctan2(centers[:, 1], centers[:, 0])
@@ -227,71 +248,90 @@ def simulate_scan(parts: WorldParts, centers: np.ndarray, yaws: np.ndarray, size
     oxy, oown, orcs = oxy[keep], oown[keep], orcs[keep]
     vis = _visible(oxy, oown, parts)
     oxy, oown, orcs = _per_cell(oxy[vis], oown[vis], orcs[vis])
-    ovel = velocities[oown] if len(oown) else np.zeros((0, 2))
     sxy, srcs = _structure_clutter(parts, rng)
     gxy, grcs = _ground_clutter(rng, GROUND_CLUTTER_MEAN, GROUND_CLUTTER_RCS)
-    xy = np.concatenate([oxy, sxy, gxy])
-    rcs = np.concatenate([orcs, srcs, grcs])
-    vel = np.concatenate([ovel, np.zeros((len(sxy) + len(gxy), 2))])
-    owner = np.concatenate([oown, np.full(len(sxy), STATIC_OWNER),
-                            np.full(len(gxy), GROUND_CLUTTER)]).astype(np.int64)
-    kind = np.array(['object'] * len(oxy) + ['clutter'] * (len(sxy) + len(gxy)), dtype=object)
+    return _Returns.cat(
+        _returns(oxy, orcs, velocities[oown].reshape(-1, 2), oown, 'object'),
+        _returns(sxy, srcs, np.zeros((len(sxy), 2)), np.full(len(sxy), STATIC_OWNER),
+                 'clutter'),
+        _returns(gxy, grcs, np.zeros((len(gxy), 2)), np.full(len(gxy), GROUND_CLUTTER),
+                 'clutter'))
 
-    # ---- detection (radar equation, Swerling 1), then multipath ghosts of detected objects
-    r = np.hypot(xy[:, 0], xy[:, 1])
-    az = np.arctan2(xy[:, 1], xy[:, 0])
-    ok = ars.covered(r, az)
+
+def _detect(cand: _Returns, rng: np.random.Generator) -> _Returns:
+    """Radar equation with Swerling-1 fluctuation inside the coverage; the detected returns
+    carry their RCS and SNR of this scan."""
+    r, az = cand.range_az
     far = ars.uses_far_beam(r, az)
-    hit, fluct = ars.detected(ars.mean_snr_db(rcs, r, far), rng)
-    hit &= ok
-    snr = ars.mean_snr_db(rcs, r, far) + fluct
-    sel = np.flatnonzero(hit)
-    ghost_src = sel[(kind[sel] == 'object') & (rng.random(len(sel)) < GHOST_PROBABILITY)]
-    if len(ghost_src):
-        g_r = r[ghost_src] + rng.uniform(1.5, 6.0, len(ghost_src))
-        g_az = az[ghost_src] + rng.normal(0.0, np.radians(2.0), len(ghost_src))
-        g_rcs = rcs[ghost_src] + fluct[ghost_src] - rng.uniform(6.0, 12.0, len(ghost_src))
-        g_far = ars.uses_far_beam(g_r, g_az)
-        g_snr = ars.mean_snr_db(g_rcs, g_r, g_far)
-        g_ok = (g_snr > 0.0) & ars.covered(g_r, g_az)
-        n = int(g_ok.sum())
-        xy = np.concatenate([xy, np.stack([g_r * np.cos(g_az), g_r * np.sin(g_az)], 1)[g_ok]])
-        rcs = np.concatenate([rcs, g_rcs[g_ok]])
-        vel = np.concatenate([vel, vel[ghost_src[g_ok]]])
-        owner = np.concatenate([owner, np.full(n, GHOST)])
-        kind = np.concatenate([kind, np.full(n, 'ghost', dtype=object)])
-        r, az = np.concatenate([r, g_r[g_ok]]), np.concatenate([az, g_az[g_ok]])
-        far = np.concatenate([far, g_far[g_ok]])
-        snr = np.concatenate([snr, g_snr[g_ok]])
-        hit = np.concatenate([hit, np.ones(n, dtype=bool)])
-        fluct = np.concatenate([fluct, np.zeros(n)])
-    # false alarms: noise crossing the threshold anywhere in the field of view
-    n_fa = int(rng.poisson(FALSE_ALARM_MEAN))
-    fa_az = rng.uniform(-np.radians(ars.NEAR_HALF_FOV_DEG), np.radians(ars.NEAR_HALF_FOV_DEG),
-                        n_fa)
-    fa_r = rng.uniform(1.0, 1.0 + ars.near_max_range_m(fa_az), n_fa)
-    xy = np.concatenate([xy, np.stack([fa_r * np.cos(fa_az), fa_r * np.sin(fa_az)], 1)])
-    r, az = np.concatenate([r, fa_r]), np.concatenate([az, fa_az])
-    far = np.concatenate([far, np.zeros(n_fa, dtype=bool)])
-    snr = np.concatenate([snr, rng.uniform(0.0, 2.0, n_fa)])
-    rcs = np.concatenate([rcs, rng.uniform(-10.0, 0.0, n_fa)])
-    vel = np.concatenate([vel, rng.normal(0.0, 3.0, (n_fa, 2))])
-    owner = np.concatenate([owner, np.full(n_fa, GROUND_CLUTTER)])
-    kind = np.concatenate([kind, np.full(n_fa, 'false_alarm', dtype=object)])
-    hit = np.concatenate([hit, np.ones(n_fa, dtype=bool)])
-    fluct = np.concatenate([fluct, np.zeros(n_fa)])
+    snr = ars.mean_snr_db(cand.rcs, r, far)
+    hit, fluct = ars.detected(snr, rng)
+    hit &= ars.covered(r, az)
+    out = cand.take(np.flatnonzero(hit))
+    out.rcs = out.rcs + fluct[hit]
+    out.snr = snr[hit] + fluct[hit]
+    return out
 
-    # ---- one cluster per resolution cell (the strongest), at most MAX_CLUSTERS per scan
-    idx = np.flatnonzero(hit)
-    idx = idx[np.argsort(-snr[idx], kind='stable')]
-    _, first = np.unique(ars.resolution_cells(r[idx], az[idx], far[idx]), axis=0,
-                         return_index=True)
+
+def _ghosts(det: _Returns, rng: np.random.Generator) -> _Returns:
+    """Multipath echoes of detected object returns: same bearing (+- 2 deg), 1.5-6 m further,
+    6-12 dB weaker, same Doppler; kept where still above the threshold."""
+    src = np.flatnonzero((det.kind == 'object') & (rng.random(len(det.kind)) < GHOST_PROBABILITY))
+    r, az = det.range_az
+    g_r = r[src] + rng.uniform(1.5, 6.0, len(src))
+    g_az = az[src] + rng.normal(0.0, np.radians(2.0), len(src))
+    g_rcs = det.rcs[src] - rng.uniform(6.0, 12.0, len(src))
+    g_snr = ars.mean_snr_db(g_rcs, g_r, ars.uses_far_beam(g_r, g_az))
+    ok = (g_snr > 0.0) & ars.covered(g_r, g_az)
+    ghosts = _returns(np.stack([g_r * np.cos(g_az), g_r * np.sin(g_az)], 1)[ok], g_rcs[ok],
+                      det.vel[src[ok]], np.full(int(ok.sum()), GHOST), 'ghost')
+    ghosts.snr = g_snr[ok]
+    return ghosts
+
+
+def _false_alarms(rng: np.random.Generator) -> _Returns:
+    """Noise crossing the threshold anywhere in the near field of view (weak, random
+    Doppler)."""
+    n = int(rng.poisson(FALSE_ALARM_MEAN))
+    az = rng.uniform(-np.radians(ars.NEAR_HALF_FOV_DEG), np.radians(ars.NEAR_HALF_FOV_DEG), n)
+    r = rng.uniform(1.0, 1.0 + ars.near_max_range_m(az), n)
+    fa = _returns(np.stack([r * np.cos(az), r * np.sin(az)], 1), rng.uniform(-10.0, 0.0, n),
+                  rng.normal(0.0, 3.0, (n, 2)), np.full(n, GROUND_CLUTTER), 'false_alarm')
+    fa.snr = rng.uniform(0.0, 2.0, n)
+    return fa
+
+
+def _clusters(det: _Returns) -> _Returns:
+    """One cluster per resolution cell (the strongest return), the MAX_CLUSTERS strongest
+    kept, ordered by range as the sensor lists them."""
+    r, az = det.range_az
+    idx = np.argsort(-det.snr, kind='stable')
+    _, first = np.unique(ars.resolution_cells(r[idx], az[idx], ars.uses_far_beam(r[idx],
+                                                                                 az[idx])),
+                         axis=0, return_index=True)
     idx = np.sort(idx[first])
-    idx = idx[np.argsort(-snr[idx], kind='stable')][:ars.MAX_CLUSTERS]
-    idx = idx[np.argsort(r[idx], kind='stable')]  # the cluster list is ordered by range
-    xy, r, az, far, snr = xy[idx], r[idx], az[idx], far[idx], snr[idx]
-    rcs, vel, owner, kind, fluct = rcs[idx], vel[idx], owner[idx], kind[idx], fluct[idx]
-    m = len(idx)
+    idx = idx[np.argsort(-det.snr[idx], kind='stable')][:ars.MAX_CLUSTERS]
+    return det.take(idx[np.argsort(r[idx], kind='stable')])
+
+
+def simulate_scan(parts: WorldParts, centers: np.ndarray, yaws: np.ndarray, sizes: np.ndarray,
+                  velocities: np.ndarray, rcs_dbsm: np.ndarray, sensor_velocity: np.ndarray,
+                  rng: np.random.Generator) -> RadarScan:
+    """Simulate one scan; every array is in the radar frame at the scan's time.
+
+    Args:
+        parts: the world's parts (radar frame).
+        centers, yaws, sizes: (N, 3), (N,), (N, 3) annotation boxes of the tracks [m, rad].
+        velocities: (N, 2) track velocities over ground [m/s] (radar frame axes).
+        rcs_dbsm: (N,) mean radar cross-section per track [dBsm].
+        sensor_velocity: (2,) velocity of the sensor over ground [m/s] (radar frame axes).
+        rng: every random draw of the scan.
+    """
+    det = _detect(_candidates(parts, centers, yaws, sizes, velocities, rcs_dbsm, rng), rng)
+    det = _clusters(_Returns.cat(det, _ghosts(det, rng), _false_alarms(rng)))
+    xy, snr, vel, owner, kind = det.xy, det.snr, det.vel, det.owner, det.kind
+    r, az = det.range_az
+    far = ars.uses_far_beam(r, az)
+    m = len(xy)
 
     # ---- measurement: the cluster's own reported accuracy (x_rms, y_rms, vx_rms codes drawn
     # with the real shares, then the noise drawn at that sigma: the sensor is as exact as it
@@ -315,7 +355,7 @@ def simulate_scan(parts: WorldParts, centers: np.ndarray, yaws: np.ndarray, size
     rec['vx'], rec['vy'] = rel_radial * u[:, 0], rel_radial * u[:, 1]
     rec['vx_comp'], rec['vy_comp'] = comp_radial * u[:, 0], comp_radial * u[:, 1]
     rec['x_rms'], rec['y_rms'], rec['vx_rms'] = x_code, y_code, vx_code
-    rec['rcs'] = np.round((rcs + fluct + rng.normal(0.0, 1.0, m)) / ars.RCS_STEP_DBSM) \
+    rec['rcs'] = np.round((det.rcs + rng.normal(0.0, 1.0, m)) / ars.RCS_STEP_DBSM) \
         * ars.RCS_STEP_DBSM
 
     # ---- state fields

@@ -15,7 +15,6 @@ import numpy as np
 
 from fusion_moe.structures.sensors import CAMERAS, LIDAR, RADARS
 
-from . import radar_ars408 as ars
 from .geometry import make_pose, yaw_matrix, yaw_pose
 
 # Camera optical frame: z forward, x right, y down. ``_CAM_AXES`` maps optical -> sensor-level
@@ -67,11 +66,10 @@ class CameraModel:
 
 @dataclass(frozen=True)
 class RadarModel:
-    """A radar: ``ego_T_radar`` 4x4 (x forward along its boresight), FOV and range limits."""
+    """A radar: ``ego_T_radar`` 4x4 (x forward along its boresight). Its coverage, accuracy
+    and detection are the ARS 408's, in ``radar_ars408``."""
     name: str
     ego_T_radar: np.ndarray
-    half_fov_rad: float
-    max_range_m: float
 
 
 @dataclass(frozen=True)
@@ -102,7 +100,5 @@ def build_rig(image_size: Tuple[int, int] = (1600, 900)) -> SensorRig:
     radars = {}
     for name in RADARS:
         x, y, z, heading = _RADAR_MOUNTS[name]
-        radars[name] = RadarModel(name, yaw_pose(np.deg2rad(heading), (x, y, z)),
-                                  float(np.deg2rad(ars.NEAR_HALF_FOV_DEG)),
-                                  ars.FAR_MAX_RANGE_M)
+        radars[name] = RadarModel(name, yaw_pose(np.deg2rad(heading), (x, y, z)))
     return SensorRig(yaw_pose(LIDAR_YAW_RAD, LIDAR_TRANSLATION_M), cameras, radars)

@@ -5,12 +5,14 @@ GENERATOR_VERSION history:
 - 1 (implicit: no ``generator_version`` key): sensors before issue 18.
 - 2: sensors held to real nuScenes (issue 18): ARS 408 radar model, HDL-32E writing every ray,
   ego body, intensity gain and speckle, camera noise on all channels.
+- 3: scene layouts drawn per scene (cross-section scale, work zone, shifted required objects),
+  so that the layout alone does not tell a detector where objects stand (issue 18).
 """
 import json
 import os
 from typing import Optional
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 MARKER_FILE = 'SYNTHETIC.json'
 
 
