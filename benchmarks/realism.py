@@ -82,9 +82,10 @@ def side_statistics(source, camera_keyframes: int) -> dict:
 def realism_rows(real: dict, synth: dict) -> List[Row]:
     """The whole table: radar, LiDAR, camera."""
     real_per_sample = compare.NUM_RADARS * float(real['radar']['points_per_scan'].mean())
-    synth_per_sample = float(np.mean([sum(int(np.isfinite(scan.points[0]).sum())
-                                           for scan in kf.radar_scans)
-                                       for kf in synth['keyframes']]))
+    # every radar point of a synthetic sample (its five scans; NaN is the empty-scan marker)
+    per_sample = [sum(int(np.isfinite(scan.points[0]).sum()) for scan in kf.radar_scans)
+                  for kf in synth['keyframes']]
+    synth_per_sample = float(np.mean(per_sample))
     return (compare.radar_scan_rows(real['radar'], synth['radar'])
             + compare.object_count_rows(real['objects'], synth['objects'])
             + compare.placement_rows(real['radar'], synth['associated'])
