@@ -1,0 +1,44 @@
+# The demo's default MoE model (tools/demo.py, `make demo`): configs/demo/moe_mid_after.py
+# ("fusion, then MoE" on the fused BEV cells) with
+# - context bias `estimated`: a small head on the pooled tokens predicts day/night and weather,
+#   trained from the labels; test forwards never read them;
+# - training-time degradations: with probability 0.3 fog, night, camera or LiDAR failure at a
+#   random severity (configs/_base_/degradations/train_augmentation.py);
+# - staged training (Mixpert / sparse upcycling): `moe_dense_epochs` epochs with the generalist
+#   FFN alone (trained with the whole model), then experts cloned from it and only routers,
+#   experts and the context head train, trunk and generalist frozen;
+# - generalist fallback at inference: a cell whose gate gap (top-1 minus top-2 router
+#   probability) is below `demo_fallback_threshold` goes to that trained generalist. The value
+#   was chosen from the gate gaps of a trained demo model (README "Demo").
+# Its dense twin, trained the same way: configs/demo/demo_dense.py.
+#   python tools/train.py configs/demo/demo_moe.py --work-dir DIR
+_base_ = ['./moe_mid_after.py', '../_base_/degradations/train_augmentation.py']
+
+moe_dense_epochs = 6
+demo_fallback_threshold = 0.01
+
+model = dict(fusion=dict(moe=dict(
+    context_bias='estimated',
+    # the clone source: as wide as one expert (normalised gates: upcycled == dense at the switch)
+    generalist_hidden_channels={{_base_.moe_hidden_channels}},
+    fallback_threshold=demo_fallback_threshold)))
+
+# detector_cpu_degradation-aug.py's training pipeline (the sensors as cpu_detector.py loads them)
+train_dataloader = dict(dataset=dict(pipeline=[
+    dict(type='LoadLidarSweeps', sweeps_num=1),
+    dict(type='LoadCameraImages', downscale=8),
+    dict(type='LoadRadarSweeps', sweeps_num=3),
+    dict(type='LoadAnnotations3D', with_bbox_3d=True, with_label_3d=True),
+    dict(type='PointsRangeFilter', point_cloud_range={{_base_.bev_point_cloud_range}}),
+    dict(type='ObjectRangeFilter', point_cloud_range={{_base_.bev_point_cloud_range}}),
+    dict(type='ObjectNameFilter', classes={{_base_.demo_classes}}),
+    {{_base_.degradation_augmentation}},
+    dict(type='PackFusionInputs', keys={{_base_.demo_pack_keys}}),
+]))
+
+custom_hooks = [
+    dict(type='StagedMoETrainingHook', dense_epochs=moe_dense_epochs, noise_std=0.01, seed=0),
+    dict(type='RoutingStatisticsHook', train_interval=50),
+]
+# in the dense stage routers and experts get no gradient, after the switch the trunk none
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)
