@@ -26,18 +26,14 @@ model = dict(fusion=dict(moe=dict(
     generalist_hidden_channels={{_base_.moe_hidden_channels}},
     fallback_threshold=demo_fallback_threshold)))
 
-# detector_cpu_degradation-aug.py's training pipeline (the sensors as cpu_detector.py loads them)
-train_dataloader = dict(dataset=dict(pipeline=[
-    dict(type='LoadLidarSweeps', sweeps_num=1),
-    dict(type='LoadCameraImages', downscale=8),
-    dict(type='LoadRadarSweeps', sweeps_num=3),
-    dict(type='LoadAnnotations3D', with_bbox_3d=True, with_label_3d=True),
-    dict(type='PointsRangeFilter', point_cloud_range={{_base_.bev_point_cloud_range}}),
-    dict(type='ObjectRangeFilter', point_cloud_range={{_base_.bev_point_cloud_range}}),
-    dict(type='ObjectNameFilter', classes={{_base_.demo_classes}}),
-    {{_base_.degradation_augmentation}},
-    dict(type='PackFusionInputs', keys={{_base_.demo_pack_keys}}),
-]))
+# the training pipeline of cpu_detector.py with the degradation augmentation before packing
+_train_pipeline = list(_base_.train_dataloader.dataset.pipeline)
+if _train_pipeline[-1]['type'] != 'PackFusionInputs':
+    raise ValueError('configs/demo/demo_moe.py: the inherited train_dataloader.dataset.pipeline '
+                     f"must end with PackFusionInputs, got {_train_pipeline[-1]['type']}")
+_train_pipeline.insert(len(_train_pipeline) - 1, _base_.degradation_augmentation)
+train_dataloader = dict(dataset=dict(pipeline=_train_pipeline))
+del _train_pipeline
 
 custom_hooks = [
     dict(type='StagedMoETrainingHook', dense_epochs=moe_dense_epochs, noise_std=0.01, seed=0),
