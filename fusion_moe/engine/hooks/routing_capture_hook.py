@@ -82,8 +82,9 @@ def coordinate_source(model: nn.Module, layer_name: str) -> Optional[Tuple[str, 
     """The voxelising module whose ``coors`` index the tokens of MoE layer ``layer_name``.
 
     Searched in the layer's ancestors (nearest first, the model's root excluded: its encoders
-    voxelise for other modules): the first one holding exactly one module, outside any MoE
-    layer, whose ``forward`` takes a ``coors`` argument. None if there is none (BEV layers).
+    voxelise for other modules): the first one holding exactly one module, not on the path down
+    to the layer nor inside it, whose ``forward`` takes a ``coors`` argument. None if there is
+    none (BEV layers) or the nearest ancestor with one holds several (ambiguous).
     """
     parts = layer_name.split('.')
     for depth in range(len(parts) - 1, 0, -1):
