@@ -109,9 +109,15 @@ def test_flips_compare_the_pillars_present_in_both_runs_whatever_their_order():
     g = torch.Generator().manual_seed(1)
     pillars = _pillars(g, 150)  # distinct: 120 clean ones, 30 only in the degraded run
     clean, new = tuple(t[:120] for t in pillars), tuple(t[120:] for t in pillars)
-    reference = _run(RoutingCaptureHook(keep_top1=True), model, clean)['top1']
+    reference = _run(RoutingCaptureHook(keep_top1=True), model, clean)
     clean_top1 = _top1_by_pillar(clean, model.fusion.records[-1])
-    assert reference['fusion.moe']['tok0'].dtype.names == ('key', 'top1')
+    for b in range(B):  # top-1 per token as for BEV cells, the pillar keys beside them
+        kept = reference['top1']['fusion.moe'][f'tok{b}']
+        keys = reference['token_keys']['fusion.moe'][f'tok{b}']
+        assert kept.dtype == np.int16 and keys.dtype == np.int64 and len(kept) == len(keys)
+        sel = clean[0][:, 0] == b
+        np.testing.assert_array_equal(keys, token_keys(clean[0][sel], clean[1][sel]).numpy())
+        assert sorted(kept.tolist()) == sorted(clean_top1[b].values())
 
     # degraded: a third of the clean pillars lost, 30 new ones (clutter), the rest perturbed
     # and in another order
@@ -119,7 +125,8 @@ def test_flips_compare_the_pillars_present_in_both_runs_whatever_their_order():
     coors, mod, feats = (t[keep] for t in clean)
     feats = feats + 0.8 * torch.randn(feats.shape, generator=g)
     degraded = tuple(torch.cat([a, b]) for a, b in zip((coors, mod, feats), new))
-    capture = _run(RoutingCaptureHook(reference=reference), model, degraded)
+    capture = _run(RoutingCaptureHook(reference=reference['top1'],
+                                      reference_keys=reference['token_keys']), model, degraded)
     after = _top1_by_pillar(degraded, model.fusion.records[-1])
 
     compared = flipped = 0
@@ -141,9 +148,10 @@ def test_a_sample_with_repeated_pillar_keys_is_incomparable():
     model = Detector().eval()
     g = torch.Generator().manual_seed(1)
     clean = _pillars(g, 60)
-    reference = _run(RoutingCaptureHook(keep_top1=True), model, clean)['top1']
+    reference = _run(RoutingCaptureHook(keep_top1=True), model, clean)
     twice = tuple(torch.cat([t, t]) for t in clean)  # every pillar of both samples twice
-    flips = _run(RoutingCaptureHook(reference=reference), model, twice)['flips']['fusion.moe']
+    hook = RoutingCaptureHook(reference=reference['top1'], reference_keys=reference['token_keys'])
+    flips = _run(hook, model, twice)['flips']['fusion.moe']
     assert flips['incomparable_samples'] == B and flips['rate'] is None
 
 

@@ -35,9 +35,10 @@ test epoch and removed at its end:
   on input and removed by the gate, out of the samples where it was present.
 
 ``keep_top1=True`` keeps the arrays (int16, one entry per token: T bytes x 2 per sample per
-layer, e.g. 3 x 128 x 128 cells = 96 KiB; for position-matched layers a structured array of
-``key`` int64 and ``top1`` int16, 10 bytes per token) in ``last_capture['top1']`` to serve as
-the reference of later runs; otherwise only counts are kept. Counts are per process (no DDP
+layer, e.g. 3 x 128 x 128 cells = 96 KiB) in ``last_capture['top1']``, and for
+position-matched layers the (T,) int64 pillar keys in ``last_capture['token_keys']``, to serve
+as the reference (``reference``, ``reference_keys``) of later runs; otherwise only counts are
+kept. Counts are per process (no DDP
 reduction: the robustness tool runs in one process).
 """
 import inspect
@@ -76,6 +77,13 @@ def token_keys(coors_P4: torch.Tensor, modality_ids: Optional[torch.Tensor]) -> 
     for axis in range(3):
         key = (key << _COORD_BITS) | zyx[:, axis]
     return key
+
+
+def keyed_array(keys: np.ndarray, top1: np.ndarray) -> np.ndarray:
+    """(T,) ``KEYED_DTYPE`` array of per-token keys and top-1 experts."""
+    out = np.empty(len(top1), KEYED_DTYPE)
+    out['key'], out['top1'] = keys, top1
+    return out
 
 
 def coordinate_source(model: nn.Module, layer_name: str) -> Optional[Tuple[str, nn.Module]]:
@@ -122,17 +130,22 @@ class RoutingCaptureHook(Hook):
         keep_top1: keep the per-sample top-1 arrays of the epoch in ``last_capture['top1']``.
         reference: ``{layer: {sample key: (T,) array}}`` from an earlier run's
             ``last_capture['top1']``; flips are counted against it.
+        reference_keys: that run's ``last_capture['token_keys']`` (position-matched layers).
 
     After each val/test epoch ``last_capture`` is ``{'flips': {layer: {flipped, compared,
     rate, samples, incomparable_samples}}, 'suppression': {gate: {modality: {present,
-    suppressed, rate}}}, 'top1': {...} or {}}`` (rates None when nothing was compared).
+    suppressed, rate}}}, 'top1': {...} or {}, 'token_keys': {...} or {}}`` (rates None when
+    nothing was compared; ``token_keys`` holds the (T,) int64 pillar keys of position-matched
+    layers, beside their ``top1``).
     """
     priority = 'NORMAL'
 
     def __init__(self, keep_top1: bool = False,
-                 reference: Optional[Dict[str, Dict[str, np.ndarray]]] = None) -> None:
+                 reference: Optional[Dict[str, Dict[str, np.ndarray]]] = None,
+                 reference_keys: Optional[Dict[str, Dict[str, np.ndarray]]] = None) -> None:
         self.keep_top1 = keep_top1
         self.reference = reference
+        self.reference_keys = reference_keys
         self.last_capture: dict = {}
         self._handles: List = []
         self._calls: Dict[str, list] = defaultdict(list)
@@ -146,6 +159,7 @@ class RoutingCaptureHook(Hook):
             lambda: {'flipped': 0, 'compared': 0, 'samples': 0, 'incomparable_samples': 0,
                      'reference_tokens': 0, 'matched_tokens': 0})
         self._keyed: Dict[str, bool] = {}
+        self._keys: Dict[str, Dict[str, np.ndarray]] = defaultdict(dict)
         self._suppression: Dict[str, Dict[str, Dict[str, int]]] = defaultdict(
             lambda: defaultdict(lambda: {'present': 0, 'suppressed': 0}))
 
@@ -238,8 +252,7 @@ class RoutingCaptureHook(Hook):
             for b in range(batch_size):
                 sel = sample_ids == b
                 if keyed:
-                    part = np.empty(int(sel.sum()), KEYED_DTYPE)
-                    part['key'], part['top1'] = keys_T[sel].numpy(), top1_T[sel].numpy()
+                    part = keyed_array(keys_T[sel].numpy(), top1_T[sel].numpy())
                 else:
                     part = top1_T[sel].numpy().astype(np.int16)
                 parts[b].append(part)
@@ -276,14 +289,19 @@ class RoutingCaptureHook(Hook):
                 self._flips[name]['incomparable_samples'] += len(keys)
                 continue
             reference = (self.reference or {}).get(name, {})
+            reference_keys = (self.reference_keys or {}).get(name, {})
             for key, top1 in zip(keys, per_sample):
                 self._keyed[name] = top1.dtype == KEYED_DTYPE
                 if self.keep_top1:
-                    self._top1[name][key] = top1
+                    self._top1[name][key] = top1['top1'] if self._keyed[name] else top1
+                    if self._keyed[name]:
+                        self._keys[name][key] = top1['key']
                 if self.reference is None:
                     continue
                 counts = self._flips[name]
                 ref = reference.get(key)
+                if ref is not None and key in reference_keys:
+                    ref = keyed_array(reference_keys[key], ref)
                 sample = None if ref is None else self._compare(ref, top1)
                 if sample is None:
                     counts['incomparable_samples'] += 1
@@ -308,7 +326,8 @@ class RoutingCaptureHook(Hook):
             for gate, per_modality in self._suppression.items()}
         self.last_capture = {'flips': flips if self.reference is not None else {},
                              'suppression': suppression,
-                             'top1': {k: dict(v) for k, v in self._top1.items()}}
+                             'top1': {k: dict(v) for k, v in self._top1.items()},
+                             'token_keys': {k: dict(v) for k, v in self._keys.items()}}
 
     # ----------------------------------------------------------------------------- mmengine
     def before_val_epoch(self, runner) -> None:
