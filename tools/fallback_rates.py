@@ -1,12 +1,15 @@
 """Which generalist-fallback threshold to choose: the share of tokens each threshold would send.
 
     python tools/fallback_rates.py CONFIG CKPT|none [--thresholds 0.005 0.01 0.05] [--samples 16]
+        [--degradation fog:3 ...]
 
 Runs the trained model's inference forward on the first ``--samples`` validation samples and,
 per MoE layer, prints the median gate gap (top-1 minus top-2 router probability, as the
 fallback uses it, ``fusion_moe.models.moe.gate_gap``) and the share of routed tokens whose gap
 is below each threshold: the token-level fallback rate that threshold would give. Needs no
-generalist in the model (only the routers decide).
+generalist in the model (only the routers decide). ``--degradation NAME:SEVERITY`` (repeatable)
+degrades the samples as ``tools/test.py --degradation`` does (seeded per sample), to see how
+far a threshold's fallback rate rises under a condition.
 """
 import argparse
 import json
@@ -16,6 +19,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from fusion_moe.evaluation.robustness.conditions import parse_degradation_spec  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -26,6 +30,8 @@ def main(argv=None) -> int:
     parser.add_argument('--samples', type=int, default=16)
     parser.add_argument('--batch-size', type=int, default=2)
     parser.add_argument('--json', help='also write the figures here')
+    parser.add_argument('--degradation', type=parse_degradation_spec, action='append',
+                        default=[], help='NAME:SEVERITY, e.g. fog:3 (repeatable, in order)')
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     from mmengine.config import Config
@@ -34,6 +40,7 @@ def main(argv=None) -> int:
 
     import fusion_moe  # noqa: F401  (registration)
     from fusion_moe.engine import load_model_weights
+    from fusion_moe.evaluation.robustness import degrade_test_pipeline
     from fusion_moe.models.moe import find_moe_layers, gate_gap
     from fusion_moe.registry import DATASETS, MODELS
     init_default_scope('mmdet3d')
@@ -44,7 +51,13 @@ def main(argv=None) -> int:
     model.eval()
     if not find_moe_layers(model):
         parser.error(f'{args.config}: the model has no MoE layer')
-    dataset = DATASETS.build(cfg.val_dataloader.dataset)
+    if args.degradation:  # the test pipeline, degraded; the val split as without
+        cfg.test_dataloader.dataset = cfg.val_dataloader.dataset
+        print('degraded:', degrade_test_pipeline(
+            cfg, args.degradation))
+        dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    else:
+        dataset = DATASETS.build(cfg.val_dataloader.dataset)
     gaps = {}
     hooks = [layer.register_forward_hook(
         lambda m, a, kw, out, name=name: gaps.setdefault(name, []).append(

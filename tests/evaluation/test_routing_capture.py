@@ -130,4 +130,4 @@ def test_hooks_are_removed_after_the_epoch_and_dense_models_capture_nothing(mode
     _run(hook, model, maps)
     assert not model.moe._forward_hooks and not model.gate._forward_hooks
     dense = _run(RoutingCaptureHook(keep_top1=True), nn.Identity(), maps)
-    assert dense == {'flips': {}, 'suppression': {}, 'top1': {}}
+    assert dense == {'flips': {}, 'suppression': {}, 'top1': {}, 'token_keys': {}}

@@ -185,7 +185,8 @@ class RobustnessEval:
 
     # --------------------------------------------------------------------------- step 3
     def run_condition(self, runner: Runner, scorer: DevkitScorer, spec: ConditionSpec,
-                      clean_top1: Optional[dict]) -> ConditionResult:
+                      clean_top1: Optional[dict], clean_keys: Optional[dict] = None
+                      ) -> ConditionResult:
         start = time.time()
         out_dir = osp.join(self.work_dir, 'conditions', spec.name)
         dataset = runner.test_loop.dataloader.dataset
@@ -196,6 +197,7 @@ class RobustnessEval:
         _nuscenes_metric(runner).jsonfile_prefix = out_dir
         capture = _hook(runner, RoutingCaptureHook)
         capture.keep_top1, capture.reference = spec.is_clean, clean_top1
+        capture.reference_keys = clean_keys
         stats = _hook(runner, RoutingStatisticsHook)
         stats.out_dir = out_dir
         os.makedirs(out_dir, exist_ok=True)
@@ -250,11 +252,13 @@ class RobustnessEval:
                   f'{self.suite.name!r} on {len(dataset)} samples ({scorer.eval_set}); '
                   f'context mode {model.context_mode}', logger='current')
         conditions: Dict[str, ConditionResult] = {}
-        clean_top1 = None
+        clean_top1 = clean_keys = None
         for spec in tqdm(self.conditions, desc='conditions', unit='condition'):  # 3
-            conditions[spec.name] = self.run_condition(runner, scorer, spec, clean_top1)
+            conditions[spec.name] = self.run_condition(runner, scorer, spec, clean_top1,
+                                                       clean_keys)
             if spec.is_clean:
-                clean_top1 = _hook(runner, RoutingCaptureHook).last_capture.get('top1')
+                clean = _hook(runner, RoutingCaptureHook).last_capture
+                clean_top1, clean_keys = clean.get('top1'), clean.get('token_keys')
         runner.call_hook('after_run')
         conditions.update(self.run_subsets(scorer, dataset.ann_file))           # 4
         results = RobustnessResults(
