@@ -128,7 +128,7 @@ def moe_minus_dense(rows: Sequence[Dict[str, str]], metric: str = 'NDS'
 
 def cost_by_variant(rows: Sequence[Dict[str, str]]) -> Dict[Variant, Dict[str, Optional[float]]]:
     """Per variant: active FLOPs and params (as recorded; equal over seeds and conditions),
-    mean train and evaluation wall time per cell (s), over ``ok`` cells."""
+    mean train and evaluation wall time and CPU time per cell (s), over ``ok`` cells."""
     columns = varied_columns(rows)
     cells: Dict[Variant, Dict[str, Dict[str, str]]] = {}
     for row in rows:
@@ -140,7 +140,7 @@ def cost_by_variant(rows: Sequence[Dict[str, str]]) -> Dict[Variant, Dict[str, O
         first = next(iter(by_cell.values()))
         entry: Dict[str, Optional[float]] = {'active_flops': number(first.get('active_flops')),
                                              'params': number(first.get('params'))}
-        for key in ('train_s', 'eval_s'):
+        for key in ('train_s', 'eval_s', 'cpu_s'):
             values = [number(r.get(key)) for r in by_cell.values()]
             values = [v for v in values if v is not None]
             entry[key] = sum(values) / len(values) if values else None

@@ -97,7 +97,10 @@ class CellRunner:
     def _tool(self, name: str) -> str:
         return osp.join(self.repo_root, 'tools', f'{name}.py')
 
-    def _run(self, step: str, args: Sequence[str], log_path: str) -> None:
+    def _run(self, step: str, args: Sequence[str], log_path: str,
+             timing: Optional[dict] = None) -> None:
+        """Run a tool; its CPU time (user + system, data workers included) is added to
+        ``timing[f'{step}_cpu_s']``. A non-zero exit raises CellFailed with the log's error."""
         env = dict(os.environ)
         env['PYTHONPATH'] = os.pathsep.join(
             [self.repo_root] + [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
@@ -106,8 +109,18 @@ class CellRunner:
         with open(log_path, 'a') as log:
             log.write(f'\n$ {" ".join(cmd)}\n')
             log.flush()
-            code = subprocess.call(cmd, cwd=self.repo_root, stdout=log,
-                                   stderr=subprocess.STDOUT, env=env)
+            proc = subprocess.Popen(cmd, cwd=self.repo_root, stdout=log,
+                                    stderr=subprocess.STDOUT, env=env)
+            try:
+                _, status, usage = os.wait4(proc.pid, 0)  # this child's own resource usage
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+            proc.returncode = code = os.waitstatus_to_exitcode(status)
+        if timing is not None:
+            key = f'{step}_cpu_s'
+            timing[key] = timing.get(key, 0.0) + usage.ru_utime + usage.ru_stime
         if code != 0:
             raise CellFailed(step, f'exit code {code}: {last_error_line(log_path)} '
                                    f'(log: {log_path})')
@@ -142,7 +155,7 @@ class CellRunner:
         os.makedirs(train_dir, exist_ok=True)
         start = time.time()
         self._run('train', [self._tool('train'), config, '--work-dir', train_dir, '--resume',
-                            *self._data_args()], osp.join(cell_dir, 'train.log'))
+                            *self._data_args()], osp.join(cell_dir, 'train.log'), timing)
         checkpoint = latest_checkpoint(train_dir)
         if checkpoint is None:
             raise CellFailed('train', f'tools/train.py saved no checkpoint in {train_dir}')
@@ -182,7 +195,7 @@ class CellRunner:
         start = time.time()
         self._run('evaluate', [self._tool('robustness'), config, checkpoint, '--work-dir', out,
                                *self.grid.conditions.tool_args(), *self._data_args()],
-                  osp.join(cell_dir, 'robustness.log'))
+                  osp.join(cell_dir, 'robustness.log'), timing)
         timing['eval_s'] = time.time() - start
         results = load_results(path)
         missing = [c for c in self.condition_names if c not in results.conditions]
@@ -232,6 +245,8 @@ class CellRunner:
                          'eval_s': None if eval_s is None else round(eval_s, 1),
                          'wall_s': round((train_s or 0) + (eval_s or 0), 1) if status == 'ok'
                          else round(wall, 1),
+                         'cpu_s': round(timing.get('train_cpu_s', 0.0)
+                                        + timing.get('evaluate_cpu_s', 0.0), 1),
                          'status': status, 'error': error, 'notes': '; '.join(notes),
                          'config': osp.relpath(config, self.work_dir),
                          'checkpoint': osp.relpath(checkpoint, self.work_dir)

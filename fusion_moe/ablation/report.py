@@ -67,18 +67,18 @@ def _moe_section(rows, conditions: Sequence[str]) -> List[str]:
             'there.', '']
 
 
-def _placement_sentence(rows) -> List[str]:
-    if 'placement' not in varied_columns(rows):
-        return []
-    stats = {v: s for (v, c), s in spreads(rows).items() if c == 'clean'}
+def _best_sentence(rows, condition: str = 'clean') -> List[str]:
+    stats = {v: s for (v, c), s in spreads(rows).items() if c == condition}
     if len(stats) < 2:
         return []
     best = max(stats, key=lambda v: stats[v].mean)
     beaten = [v for v in stats if v != best and not stats[v].overlaps(stats[best])]
-    return [f'Clean NDS: the highest mean is {variant_label(best)} ({stats[best].text()}); its '
-            f'seed range is disjoint from {len(beaten)} of the {len(stats) - 1} other '
-            f'settings' + (f' ({", ".join(variant_label(v) for v in beaten)})' if beaten else '')
-            + '; where ranges overlap the order is within the seed spread.', '']
+    return [f'{condition} NDS: the highest mean is {variant_label(best)} '
+            f'({stats[best].text()}); its seed range is disjoint from {len(beaten)} of the '
+            f'{len(stats) - 1} other settings'
+            + (f' ({", ".join(variant_label(v) for v in beaten)})' if beaten else '')
+            + '; where the ranges overlap, the order is within the seed spread and the table '
+            'does not rank those settings.', '']
 
 
 def _cost_section(rows) -> List[str]:
@@ -89,9 +89,11 @@ def _cost_section(rows) -> List[str]:
     def fmt(value: Optional[float], scale: float = 1.0, digits: int = 0) -> str:
         return '-' if value is None else f'{value / scale:.{digits}f}'
     body = [[variant_label(v), fmt(c['active_flops'], 1e9, 2), fmt(c['params'], 1e6, 3),
-             fmt(c['train_s']), fmt(c['eval_s']), fmt(c['cells'])] for v, c in cost.items()]
+             fmt(c['train_s']), fmt(c['eval_s']), fmt(c['cpu_s']), fmt(c['cells'])]
+            for v, c in cost.items()]
     return ['### Cost', '', *_table(['setting', 'active GFLOPs', 'params (M)',
-                                     'train s / cell', 'eval s / cell', 'cells'], body), '']
+                                     'train s / cell', 'eval s / cell', 'CPU s / cell',
+                                     'cells'], body), '']
 
 
 def render_summary(rows: Sequence[Dict[str, str]], source: str = 'results.csv',
@@ -101,17 +103,18 @@ def render_summary(rows: Sequence[Dict[str, str]], source: str = 'results.csv',
     cells = {r['cell']: r for r in rows}
     failed = {c: r for c, r in cells.items() if r.get('status') == 'failed'}
     wall = sum(float(r['wall_s']) for r in cells.values() if r.get('wall_s'))
+    cpu = sum(float(r['cpu_s']) for r in cells.values() if r.get('cpu_s'))
     lines = ['# Ablation summary', '', f'From `{source}` alone: {len(cells)} cell(s) '
              f'({len(cells) - len(failed)} ok, {len(failed)} failed) x {len(conditions)} '
              f'condition(s): {", ".join(conditions)}. Sum of the cells\' wall times: '
-             f'{wall / 60:.1f} min.', '']
+             f'{wall / 60:.1f} min; their CPU time: {cpu / 60:.1f} min.', '']
     fixed = fixed_settings(rows)
     if fixed:
         lines += ['Fixed in every cell: ' + ', '.join(f'{k}={v}' for k, v in fixed.items()), '']
     if len(cells) > len(failed):
         lines += _metric_table(rows, 'NDS', conditions) + ['']
         lines += _metric_table(rows, 'mAP', conditions) + ['']
-        lines += ['## What the numbers support', ''] + _placement_sentence(rows)
+        lines += ['## What the numbers support', ''] + _best_sentence(rows)
         lines += _moe_section(rows, conditions)
         lines += _cost_section(rows)
     notes = sorted({n for r in rows for n in (r.get('notes') or '').split('; ') if n})

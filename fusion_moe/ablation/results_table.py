@@ -5,7 +5,10 @@ context, fallback, seed`` and the grid's other axes), ``condition`` (the robustn
 name: ``clean``, ``fog_3``, ...), ``mAP``, ``NDS`` (the devkit's ``metrics_summary.json`` of
 that condition), ``active_flops`` and ``params`` (``tools/model_info.py``'s totals; empty when
 it could not say), ``train_s``, ``eval_s``, ``wall_s`` (the cell's training, evaluation and
-total wall time in seconds), ``status`` (``ok`` or ``failed``), ``error`` (a failed cell's
+total wall time in seconds: ``train_s + eval_s`` of a finished cell, the failing attempt's
+time for a failed one), ``cpu_s`` (user + system CPU seconds of the cell's training and
+evaluation processes, data workers included: what the cell costs on an idle machine),
+``status`` (``ok`` or ``failed``), ``error`` (a failed cell's
 step and last log line), ``notes``, ``config`` and ``checkpoint``.
 
 A failed cell has one row per condition with empty metrics, so the table always shows which
@@ -19,9 +22,8 @@ import threading
 from typing import Dict, Iterable, List, Optional, Sequence
 
 RESULT_COLUMNS = ('condition', 'mAP', 'NDS', 'active_flops', 'params', 'train_s', 'eval_s',
-                  'wall_s', 'status', 'error', 'notes', 'config', 'checkpoint')
+                  'wall_s', 'cpu_s', 'status', 'error', 'notes', 'config', 'checkpoint')
 STATUSES = ('ok', 'failed')
-NUMERIC_COLUMNS = ('mAP', 'NDS', 'active_flops', 'params', 'train_s', 'eval_s', 'wall_s')
 
 
 def read_rows(path: str) -> List[Dict[str, str]]:

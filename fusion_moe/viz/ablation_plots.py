@@ -17,8 +17,8 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 from matplotlib.figure import Figure
 
-from fusion_moe.ablation.aggregate import (Spread, Variant, conditions_in, moe_minus_dense,
-                                           spreads, variant_label)
+from fusion_moe.ablation.aggregate import (Spread, Variant, conditions_in, fixed_settings,
+                                           moe_minus_dense, spreads, variant_label)
 
 
 def _whiskers(ax, x: float, spread: Spread, width: float = 0.0) -> None:
@@ -57,9 +57,10 @@ def plot_nds_per_placement(rows: Sequence[Dict[str, str]], out_path: str,
             _whiskers(ax, x, spread, width)
         ax.bar(xs, means, width=width * 0.9, color=color, alpha=0.7,
                label=variant_label(kind) or 'all')
-    ax.set_xticks(range(len(placements)), [p or '-' for p in placements])
-    ax.set(xlabel='placement', ylabel=f'NDS ({condition})',
-           title=f'NDS per placement, {condition} (mean; whiskers: seed min-max)')
+    fixed = fixed_settings(rows).get('placement', '-')
+    ax.set_xticks(range(len(placements)), [p or fixed for p in placements])
+    ax.set(xlabel='placement', ylabel=f'NDS, {condition} (mean; seed min-max)',
+           title=f'NDS per placement ({condition})')
     ax.set_ylim(bottom=0.0)
     ax.legend(fontsize=7, loc='lower right')
     fig.tight_layout()
