@@ -15,9 +15,12 @@ Stages (each says when it starts, shows progress, and a failing one says which a
 5. the side-by-side table (clean NDS, NDS per condition, mRA, routing summary) and the paths
    of both reports and their plots.
 
-Models: A is the default MoE model and B its dense twin once the MoE placements exist
-(``MOE_CONFIG``, ``DENSE_TWIN_CONFIG``); until then the demo says so and compares the dense CPU
-demo detector (A) with the same detector trained with degradations as augmentation (B).
+Models: A is the default MoE model, ``configs/demo/moe_mid_after.py`` ("fusion, then MoE": the
+fuser, then the MoE on fused BEV cells), and B its dense twin ``configs/demo/dense_mid_after.py``
+(the same placement with a dense FFN of the MoE's active width); ``--model-a`` / ``--model-b``
+pick any other pair, e.g. another placement of ``configs/demo/{moe,dense}_*.py``. Without those
+configs the demo says so and compares the dense CPU demo detector (A) with the same detector
+trained with degradations as augmentation (B).
 """
 import argparse
 import os
@@ -32,10 +35,10 @@ from typing import Dict, List, Optional, Tuple
 ROOT = Path(__file__).resolve().parents[1]
 DENSE_CONFIG = ROOT / 'configs' / 'demo' / 'detector_cpu.py'
 DEGRADATION_AUG_CONFIG = ROOT / 'configs' / 'demo' / 'detector_cpu_degradation-aug.py'
-# The default MoE model (mid placement, context estimated, fallback on, training-time
-# degradations) and its dense twin, from the MoE placements issue.
-MOE_CONFIG = ROOT / 'configs' / 'demo' / 'moe_mid_cpu.py'
-DENSE_TWIN_CONFIG = ROOT / 'configs' / 'demo' / 'dense_mid_cpu.py'
+# The default MoE model (mid_after placement, oracle context bias, no fallback; see
+# configs/_base_/demo/moe_demo.py) and its dense twin.
+MOE_CONFIG = ROOT / 'configs' / 'demo' / 'moe_mid_after.py'
+DENSE_TWIN_CONFIG = ROOT / 'configs' / 'demo' / 'dense_mid_after.py'
 SUITE_ARGS = ['--suite', 'default', '--corruptions', 'fog', 'night', 'camera_dropout',
               '--severities', '1', '3', '5']
 POLL_S = 15.0

@@ -1,32 +1,40 @@
-# MoE layer fragment (fusion_moe.models.moe.MoELayer). A detector config plugs it in with
+# MoE layer fragment (fusion_moe.models.moe.MoELayer) for the fusion placements
+# (fusion_moe/models/fusion/, DESIGN.md "Fusion placements"). A detector config plugs it in as
 #   _base_ = [..., '../_base_/moe/moe_layer.py']
-#   model = dict(fuser=dict(moe={{_base_.moe_layer}}))
-# and overrides single keys, e.g. router=dict(type='CosineRouter', top_k=2).
-# in_channels / hidden_channels must match the BEV channels of the placement.
+#   model = dict(fuser=None, fusion=dict(type='MidAfterFusion', fuser=...,
+#                moe={{_base_.moe_layer}},
+#                dense_hidden_channels={{_base_.moe_dense_hidden_channels}}))
+# and overrides single keys, e.g. router=dict(type='CosineRouter', top_k=2); `moe=None` is the
+# dense twin. The placement fills in in_channels (its BEV / token width: the fuser's out_channels
+# for mid_after, moe_channels for mid_before and late, pillar_channels for early), modalities
+# and loss_prefix; leave them out here. configs/moe/ has the nuScenes-size placements (64
+# channels), configs/_base_/demo/moe_demo.py the CPU demo's (32).
 moe_num_experts = 8
 moe_top_k = 2
+moe_hidden_channels = 128
+# Hidden width of the dense twin: the routed width a token passes through (top_k experts).
+moe_dense_hidden_channels = moe_top_k * moe_hidden_channels
 
 moe_router = dict(type='TopKRouter', top_k=moe_top_k, normalize_gates=True)
 
 moe_layer = dict(
     type='MoELayer',
-    in_channels=256,
-    hidden_channels=256,
+    hidden_channels=moe_hidden_channels,
     num_experts=moe_num_experts,
     router=moe_router,
-    # Structured roles: 4 token-wise, 2 local (3x3) and 2 global (pooled context) experts.
+    # Structured roles: 4 token-wise, 2 local (3x3) and 2 global (pooled context) experts;
+    # spatial kinds need BEV tokens (not early's pillar tokens), and their wider input makes the
+    # routed FLOPs exceed the dense twin's: use ('ffn', ) * moe_num_experts for FLOP-matched pairs.
     expert_kinds=('ffn', ) * 4 + ('local', ) * 2 + ('global', ) * 2,
-    modalities=('camera', 'lidar', 'radar'),
     expert_groups=None,
     num_shared_experts=0,
     capacity_factor=None,  # dropless
     context_bias='oracle',  # 'off' | 'oracle' | 'estimated'
     aux_loss_weights=dict(balance=0.01, z=0.001, entropy=0.0, usage=0.0, context=0.1),
-    generalist_hidden_channels=512,
-    fallback_threshold=None,  # e.g. 0.05 to send uncertain tokens to the generalist
+    generalist_hidden_channels=None,  # e.g. moe_hidden_channels, for the fallback / staging
+    fallback_threshold=None,  # e.g. 0.02 to send uncertain tokens to the generalist
     fallback_level='token',
-    use_expert_bias=False,
-    loss_prefix='moe')
+    use_expert_bias=False)
 
 # One line per router the literature compares, for ablation configs.
 moe_routers = dict(

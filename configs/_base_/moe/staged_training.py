@@ -17,7 +17,7 @@ custom_hooks = [
     dict(type='ExpertLoadBiasHook', update_rate=1e-3, log_interval=50),
 ]
 
-moe_layer = dict(generalist_hidden_channels=256)
+moe_layer = dict(generalist_hidden_channels={{_base_.moe_hidden_channels}})
 
 # In the dense stage routers and experts get no gradient, and after the switch the trunk gets
 # none: DDP must tolerate unused parameters.

@@ -111,3 +111,6 @@ class StagedMoETrainingHook(Hook):
                 if module is not None:
                     for p in module.parameters():
                         p.requires_grad_(True)
+        # re-enter the current mode: a model that keeps frozen BatchNorm in eval mode
+        # (FusionDetector.train) applies it now, not only at the next epoch's model.train()
+        model.train(model.training)

@@ -124,3 +124,32 @@ def tiny_cfg():
 def det():
     """The helpers of this conftest (tiny_model_cfg, make_batch, ...), for the test modules."""
     return sys.modules[__name__]
+
+
+#: a tiny MoE layer config for the placement tests (4 token-wise experts, top-2, width 8)
+TINY_MOE = dict(type='MoELayer', hidden_channels=8, num_experts=4,
+                router=dict(type='TopKRouter', top_k=2, normalize_gates=True),
+                context_bias='off', aux_loss_weights=dict(balance=0.01, z=0.001))
+TINY_DENSE_HIDDEN = 16  # top_k * hidden_channels
+
+
+def tiny_placement_cfg(placement: str, moe=True, **moe_options) -> dict:
+    """``tiny_model_cfg`` with ``model.fusion`` = the placement (``moe=False``: its dense twin)."""
+    cfg = tiny_model_cfg()
+    cfg.pop('fuser')
+    moe_cfg = dict(TINY_MOE, **moe_options) if moe else None
+    common = dict(moe=moe_cfg, dense_hidden_channels=TINY_DENSE_HIDDEN)
+    fuser = dict(type='ConcatConvFuser', out_channels=16)
+    if placement == 'early':
+        cfg['encoders'] = None
+        cfg['fusion'] = dict(type='EarlyFusion', pillar_channels=16, out_channels=16,
+                             max_points_per_pillar=8, max_pillars=(500, 500), **common)
+    elif placement == 'mid_before':
+        cfg['fusion'] = dict(type='MidBeforeFusion', fuser=fuser, moe_channels=16, **common)
+    elif placement == 'mid_after':
+        cfg['fusion'] = dict(type='MidAfterFusion', fuser=fuser, **common)
+    elif placement == 'late':
+        cfg['fusion'] = dict(type='LateFusion', moe_channels=16, **common)
+    else:
+        raise KeyError(placement)
+    return cfg

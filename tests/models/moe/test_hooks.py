@@ -207,8 +207,10 @@ def test_expert_bias_update_balances_a_collapsed_router():
 
 def test_config_fragments_build_the_layer_and_the_hooks():
     layer_cfg = Config.fromfile(osp.join(CONFIG_DIR, 'moe_layer.py'))
+    # the placement fills in in_channels and modalities (fusion_moe/models/fusion/ffn_block.py)
     layer = MODELS.build(dict(layer_cfg.moe_layer, in_channels=16, hidden_channels=32,
-                              generalist_hidden_channels=32))
+                              generalist_hidden_channels=32,
+                              modalities=('camera', 'lidar', 'radar')))
     assert isinstance(layer, MoELayer) and len(layer.routers) == 3
     for router in layer_cfg.moe_routers.values():
         MODELS.build(dict(layer_cfg.moe_layer, in_channels=16, hidden_channels=32,

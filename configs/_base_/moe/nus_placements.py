@@ -1,0 +1,6 @@
+# The nuScenes-size MoE layer of configs/moe/ (64-channel BEV maps / pillar tokens): 8 token-wise
+# experts of hidden width 128, top-2, so the dense twins' FFN has 256 hidden units.
+_base_ = ['./moe_layer.py']
+
+moe_layer = dict(expert_kinds=None)  # token-wise only: FLOP-matched with the dense twin
+custom_hooks = {{_base_.moe_hooks}}

@@ -1,0 +1,11 @@
+# nuScenes-size early placement (fusion_moe/models/fusion/) on the camera + LiDAR + radar detector
+# of configs/detector/, with the MoE layer of configs/_base_/moe/nus_placements.py.
+# Dense twin: fusion-dense-early_cam-lidar-radar_second_secfpn_8xb4-cosine-20e_nus-3d.py.
+_base_ = ['../detector/fusion-centerpoint_cam-lidar-radar_second_secfpn_8xb4-cosine-20e_nus-3d.py',
+          '../_base_/moe/nus_placements.py']
+
+model = dict(encoders=None, fuser=None,
+             fusion=dict(type='EarlyFusion', pillar_channels=64, out_channels=64,
+                         max_points_per_pillar=20, max_pillars=(30000, 40000),
+                         moe={{_base_.moe_layer}},
+                         dense_hidden_channels={{_base_.moe_dense_hidden_channels}}))
