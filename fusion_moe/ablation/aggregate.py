@@ -54,10 +54,27 @@ def setting_columns(rows: Sequence[Dict[str, str]]) -> List[str]:
     return keys[keys.index('cell') + 1:keys.index('condition')]
 
 
+def tied_to(rows: Sequence[Dict[str, str]], column: str) -> Dict[str, Dict[str, str]]:
+    """Setting columns fully determined by ``column`` (one value per value of ``column``, more
+    than one value overall), e.g. a dense twin's ``router=none``:
+    ``{tied column: {value of column: its value}}``."""
+    out: Dict[str, Dict[str, str]] = {}
+    for c in setting_columns(rows):
+        if c in (column, 'seed'):
+            continue
+        pairs = {(r.get(column, ''), r.get(c, '')) for r in rows}
+        keys = [k for k, _ in pairs]
+        if len(set(keys)) == len(keys) and len({v for _, v in pairs}) > 1:
+            out[c] = dict(sorted(pairs))
+    return out
+
+
 def varied_columns(rows: Sequence[Dict[str, str]], exclude: Sequence[str] = ('seed',)
                    ) -> List[str]:
-    """Setting columns with more than one value in ``rows`` (``exclude`` left out)."""
-    return [c for c in setting_columns(rows) if c not in exclude
+    """Setting columns with more than one value in ``rows`` (``exclude`` left out, and the
+    columns tied to ``moe``, which say nothing the model kind does not)."""
+    tied = tied_to(rows, 'moe') if 'moe' in setting_columns(rows) else {}
+    return [c for c in setting_columns(rows) if c not in exclude and c not in tied
             and len({r.get(c, '') for r in rows}) > 1]
 
 

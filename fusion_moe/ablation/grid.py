@@ -20,12 +20,13 @@ conditions::
 
 An axis is ``name -> levels``. Levels are either a list of labels, or a dict
 ``label -> {cfg key: value}`` (the cell's config overrides, mmengine ``--cfg-options``
-syntax). A list of labels changes the config when the axis is ``seed`` (``randomness.seed``)
+syntax; the reserved key ``'_columns'`` instead sets table columns for that level, e.g. a
+dense twin's ``dict(router='none')``). A list of labels changes the config when the axis is ``seed`` (``randomness.seed``)
 or a dotted config key (``{axis: label}``), and otherwise only through the ``model_config``
 template; an axis that changes nothing is an error. Cells are the product of the axes in
 their order (the first axis varies slowest). The table columns ``placement, moe, router,
-context, fallback, seed`` are always written: from the cell's axis label, else from
-``fixed``, else empty (the model config's own setting).
+context, fallback, seed`` are always written: from a level's ``'_columns'``, else the cell's
+axis label, else ``fixed``, else empty (the model config's own setting).
 """
 import itertools
 import os.path as osp
@@ -121,22 +122,24 @@ def _template_fields(template: str) -> List[str]:
 
 
 def _levels(path: str, axis: str, levels: Any, template_fields: Sequence[str]
-            ) -> List[Tuple[str, Dict[str, Any]]]:
-    """``[(label, cfg_options)]`` of one axis (see the module docstring)."""
+            ) -> List[Tuple[str, Dict[str, Any], Dict[str, str]]]:
+    """``[(label, cfg_options, columns)]`` of one axis (see the module docstring)."""
     if isinstance(levels, Mapping):
         out = []
         for label, options in levels.items():
             if not isinstance(options, Mapping):
                 raise TypeError(f'{path}: axes.{axis}.{label} must be a dict of config '
                                 f'overrides, got {type(options).__name__}')
-            out.append((str(label), dict(options)))
+            options = dict(options)
+            columns = {str(k): str(v) for k, v in dict(options.pop('_columns', {})).items()}
+            out.append((str(label), options, columns))
     elif isinstance(levels, (list, tuple)):
         if axis == 'seed':
-            out = [(str(int(v)), {'randomness.seed': int(v)}) for v in levels]
+            out = [(str(int(v)), {'randomness.seed': int(v)}, {}) for v in levels]
         elif '.' in axis:
-            out = [(str(v), {axis: v}) for v in levels]
+            out = [(str(v), {axis: v}, {}) for v in levels]
         elif axis in template_fields:
-            out = [(str(v), {}) for v in levels]
+            out = [(str(v), {}, {}) for v in levels]
         else:
             raise ValueError(f'{path}: axis {axis!r} is a list of labels but changes nothing: '
                              f'use it in model_config ({{{axis}}}), name a config key '
@@ -146,7 +149,7 @@ def _levels(path: str, axis: str, levels: Any, template_fields: Sequence[str]
                         f'label -> overrides, got {type(levels).__name__}')
     if not out:
         raise ValueError(f'{path}: axis {axis!r} has no levels')
-    labels = [label for label, _ in out]
+    labels = [label for label, _, _ in out]
     if len(set(labels)) != len(labels):
         raise ValueError(f'{path}: axis {axis!r} repeats a level: {labels}')
     return out
@@ -193,20 +196,23 @@ def load_grid(path: str) -> Grid:
         raise ValueError(f'{path}: {varied} are both axes and fixed')
     shared = dict(cfg.get('cfg_options') or {})
     per_axis = [(axis, _levels(path, axis, levels, fields)) for axis, levels in axes.items()]
+    level_columns = [c for _, levels in per_axis for _, _, cols in levels for c in cols]
     extra = tuple(dict.fromkeys([a for a in axes if a not in STANDARD_COLUMNS]
-                                + [k for k in fixed if k not in STANDARD_COLUMNS]))
+                                + [k for k in fixed if k not in STANDARD_COLUMNS]
+                                + [c for c in level_columns if c not in STANDARD_COLUMNS]))
     base_dir = osp.dirname(osp.abspath(path))
     cells = []
     for combo in itertools.product(*[levels for _, levels in per_axis]):
-        labels = tuple((axis, label) for (axis, _), (label, _) in zip(per_axis, combo))
+        labels = tuple((axis, label) for (axis, _), (label, _, _) in zip(per_axis, combo))
         chosen = dict(labels)
-        options = dict(shared)
-        for _, level_options in combo:
+        options, set_columns = dict(shared), {}
+        for _, level_options, level_cols in combo:
             options.update(level_options)
+            set_columns.update(level_cols)
         config = template.format(**chosen)
         if not osp.isabs(config):
             config = osp.normpath(osp.join(base_dir, config))
-        columns = tuple((c, chosen.get(c, fixed.get(c, '')))
+        columns = tuple((c, set_columns.get(c, chosen.get(c, fixed.get(c, ''))))
                         for c in STANDARD_COLUMNS + extra)
         cells.append(Cell(labels, columns, config, tuple(options.items())))
     ids = [c.cell_id for c in cells]

@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Sequence
 from mmengine.logging import print_log
 
 from .aggregate import (conditions_in, cost_by_variant, fixed_settings, moe_minus_dense,
-                        spreads, variant_label, varied_columns)
+                        spreads, tied_to, variant_label)
 from .results_table import read_rows
 
 SUMMARY_NAME = 'summary.md'
@@ -111,6 +111,12 @@ def render_summary(rows: Sequence[Dict[str, str]], source: str = 'results.csv',
     fixed = fixed_settings(rows)
     if fixed:
         lines += ['Fixed in every cell: ' + ', '.join(f'{k}={v}' for k, v in fixed.items()), '']
+    tied = tied_to(rows, 'moe')
+    if tied:
+        kinds = sorted({r.get('moe', '') for r in rows})
+        lines += ['Set by the model kind: ' + '; '.join(
+            f'{kind}: ' + ', '.join(f'{c}={values[kind]}' for c, values in tied.items())
+            for kind in kinds), '']
     if len(cells) > len(failed):
         lines += _metric_table(rows, 'NDS', conditions) + ['']
         lines += _metric_table(rows, 'mAP', conditions) + ['']

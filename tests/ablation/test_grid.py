@@ -100,3 +100,15 @@ def test_a_cell_config_trains_without_validation_and_checkpoints_for_resume():
     assert smoke.default_hooks.checkpoint.by_epoch is False
     with pytest.raises(FileNotFoundError, match='nope.py'):
         cell_config(osp.join(REPO, 'nope.py'), {})
+
+
+def test_a_level_can_set_table_columns_such_as_a_dense_twins_router(tmp_path):
+    path = _grid(tmp_path, "model_config = '{moe}.py'\n"
+                           "axes = dict(moe={'moe': {}, 'dense': {'_columns': dict(router='none',"
+                           " width='64')}})\n"
+                           "fixed = dict(router='topk2')\n" + CONDITIONS)
+    grid = load_grid(path)
+    moe, dense = (c.column_dict() for c in grid.cells)
+    assert (moe['router'], dense['router']) == ('topk2', 'none')
+    assert (moe['width'], dense['width']) == ('', '64')
+    assert grid.cells[1].options() == {}  # '_columns' is not a config override
