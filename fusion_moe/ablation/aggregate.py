@@ -8,7 +8,7 @@ variant labels.
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .results_table import number
+from .results_table import INFO_COLUMNS, number
 
 #: ``moe`` column values that mean the dense twin (the grid's own label is kept as is).
 DENSE_LABELS = ('dense', 'off', 'false', 'no', '0', 'none')
@@ -155,8 +155,7 @@ def cost_by_variant(rows: Sequence[Dict[str, str]]) -> Dict[Variant, Dict[str, O
     out = {}
     for variant, by_cell in cells.items():
         first = next(iter(by_cell.values()))
-        entry: Dict[str, Optional[float]] = {'active_flops': number(first.get('active_flops')),
-                                             'params': number(first.get('params'))}
+        entry: Dict[str, Optional[float]] = {k: number(first.get(k)) for k in INFO_COLUMNS}
         for key in ('train_s', 'eval_s', 'cpu_s'):
             values = [number(r.get(key)) for r in by_cell.values()]
             values = [v for v in values if v is not None]

@@ -10,8 +10,11 @@ a leaked thread stays inside the cell), with its output in a log file in the cel
    scratch when there is none; a finished training leaves ``train/finished.json`` and is not
    repeated;
 3. ``tools/model_info.py config.py --json model_info.json`` (``model_info.log``), when that
-   tool exists: the cell's active FLOPs and parameters (its ``total``); otherwise, or when it
-   fails, the columns stay empty and ``notes`` says why (never an estimate of ours);
+   tool exists: the cell's FLOPs of one inference forward per sample (counted by that tool on
+   what runs, so an MoE layer counts its active experts only), parameters and active
+   parameters per token (its ``total``) and the placement's FLOPs (``components.fusion``);
+   otherwise, or when it fails, the columns stay empty and ``notes`` says why (never an
+   estimate of ours);
 4. ``tools/robustness.py config.py CKPT --work-dir robustness ...`` (``robustness.log``): clean
    and every condition, scored by the devkit; a ``results.json`` holding every condition is
    not recomputed.
@@ -35,6 +38,7 @@ from mmengine.logging import print_log
 
 from .cell_config import write_cell_config
 from .grid import Cell, Grid
+from .results_table import INFO_COLUMNS
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 _ERROR_LINE = re.compile(r'^\s*([A-Za-z_.]*(Error|Exception|Interrupt)\b.*)$')
@@ -177,12 +181,14 @@ class CellRunner:
                 notes.append(f'active FLOPs: {err}')
                 return {}
         with open(out) as f:
-            total = json.load(f).get('total')
+            record = json.load(f)
+        total = record.get('total')
         if not isinstance(total, dict) or total.get('flops') is None:
             notes.append(f'active FLOPs: {out} has no total.flops')
             return {}
-        flops = total.get('active_flops', total['flops'])
-        return {'active_flops': int(flops), 'params': total.get('params')}
+        fusion = (record.get('components') or {}).get('fusion') or {}
+        return {'active_flops': total['flops'], 'params': total.get('params'),
+                'active_params': total.get('active_params'), 'fusion_flops': fusion.get('flops')}
 
     def _evaluate(self, cell_dir: str, config: str, checkpoint: str, timing: dict):
         from fusion_moe.evaluation.robustness import load_results
@@ -239,8 +245,7 @@ class CellRunner:
         for name in self.condition_names:
             m_ap, nds = metrics.get(name, (None, None))
             rows.append({'cell': cell.cell_id, **cell.column_dict(), 'condition': name,
-                         'mAP': m_ap, 'NDS': nds, 'active_flops': info.get('active_flops'),
-                         'params': info.get('params'),
+                         'mAP': m_ap, 'NDS': nds, **{k: info.get(k) for k in INFO_COLUMNS},
                          'train_s': None if train_s is None else round(train_s, 1),
                          'eval_s': None if eval_s is None else round(eval_s, 1),
                          'wall_s': round((train_s or 0) + (eval_s or 0), 1) if status == 'ok'

@@ -88,12 +88,14 @@ def _cost_section(rows) -> List[str]:
 
     def fmt(value: Optional[float], scale: float = 1.0, digits: int = 0) -> str:
         return '-' if value is None else f'{value / scale:.{digits}f}'
-    body = [[variant_label(v), fmt(c['active_flops'], 1e9, 2), fmt(c['params'], 1e6, 3),
-             fmt(c['train_s']), fmt(c['eval_s']), fmt(c['cpu_s']), fmt(c['cells'])]
-            for v, c in cost.items()]
-    return ['### Cost', '', *_table(['setting', 'active GFLOPs', 'params (M)',
-                                     'train s / cell', 'eval s / cell', 'CPU s / cell',
-                                     'cells'], body), '']
+    body = [[variant_label(v), fmt(c['active_flops'], 1e9, 3), fmt(c['fusion_flops'], 1e9, 3),
+             fmt(c['params'], 1e6, 3), fmt(c['active_params'], 1e6, 3), fmt(c['train_s']),
+             fmt(c['eval_s']), fmt(c['cpu_s']), fmt(c['cells'])] for v, c in cost.items()]
+    return ['### Cost', '', 'GFLOPs of one inference forward per sample and parameters from '
+            '`tools/model_info.py` (active: what runs, an MoE layer counting its chosen '
+            'experts); times are per cell.', '',
+            *_table(['setting', 'active GFLOPs', 'placement GFLOPs', 'params (M)',
+                     'active params (M)', 'train s', 'eval s', 'CPU s', 'cells'], body), '']
 
 
 def render_summary(rows: Sequence[Dict[str, str]], source: str = 'results.csv',

@@ -3,8 +3,10 @@
 Columns, in order: ``cell`` (the cell's name), the setting columns (``placement, moe, router,
 context, fallback, seed`` and the grid's other axes), ``condition`` (the robustness tool's
 name: ``clean``, ``fog_3``, ...), ``mAP``, ``NDS`` (the devkit's ``metrics_summary.json`` of
-that condition), ``active_flops`` and ``params`` (``tools/model_info.py``'s totals; empty when
-it could not say), ``train_s``, ``eval_s``, ``wall_s`` (the cell's training, evaluation and
+that condition), ``active_flops``, ``fusion_flops``, ``params``, ``active_params``
+(``tools/model_info.py``: FLOPs of one inference forward per sample, counted on what runs so
+an MoE layer counts its active experts only; the placement's share; parameters; parameters
+one token passes through. Empty when that tool could not say), ``train_s``, ``eval_s``, ``wall_s`` (the cell's training, evaluation and
 total wall time in seconds: ``train_s + eval_s`` of a finished cell, the failing attempt's
 time for a failed one), ``cpu_s`` (user + system CPU seconds of the cell's training and
 evaluation processes, data workers included: what the cell costs on an idle machine),
@@ -21,7 +23,9 @@ import os
 import threading
 from typing import Dict, Iterable, List, Optional, Sequence
 
-RESULT_COLUMNS = ('condition', 'mAP', 'NDS', 'active_flops', 'params', 'train_s', 'eval_s',
+#: What ``tools/model_info.py`` says of the cell's model (per sample, one inference forward).
+INFO_COLUMNS = ('active_flops', 'fusion_flops', 'params', 'active_params')
+RESULT_COLUMNS = ('condition', 'mAP', 'NDS', *INFO_COLUMNS, 'train_s', 'eval_s',
                   'wall_s', 'cpu_s', 'status', 'error', 'notes', 'config', 'checkpoint')
 STATUSES = ('ok', 'failed')
 

@@ -26,7 +26,8 @@ def _rows():
                          'moe': kind, 'router': 'topk2' if kind == 'moe' else 'none',
                          'context': 'oracle', 'fallback': 'off', 'seed': seed,
                          'condition': condition, 'mAP': nds / 2, 'NDS': nds,
-                         'active_flops': 2e9 if kind == 'moe' else 1.9e9, 'params': 1e6,
+                         'active_flops': 2e9 if kind == 'moe' else 1.9e9,
+                         'fusion_flops': 1e8, 'params': 1e6, 'active_params': 5e5,
                          'train_s': 100, 'eval_s': 20, 'wall_s': 120, 'cpu_s': 200,
                          'status': 'ok', 'error': '', 'notes': '', 'config': 'c.py',
                          'checkpoint': 'x.pth'})
@@ -74,7 +75,7 @@ def test_the_summary_gives_the_seed_spread_and_what_it_covers(table):
     assert 'clean NDS: the highest mean is early moe (0.5100 [0.5000, 0.5200]); its seed ' \
            'range is disjoint from 3 of the 3 other settings' in text
     assert '| mid_moe_0 | train: exit code 1: KeyError: boom |' in text
-    assert '| early moe | 2.00 | 1.000 | 100 | 20 | 200 | 2 |' in text
+    assert '| early moe | 2.000 | 0.100 | 1.000 | 0.500 | 100 | 20 | 200 | 2 |' in text
 
 
 def test_three_plots_are_written_and_the_report_is_remade_from_the_table_alone(table, tmp_path):
