@@ -147,6 +147,34 @@ class CellRunner:
         os.replace(tmp, path)
 
     # ------------------------------------------------------------------ steps
+    def prepare_data(self) -> Optional[str]:
+        """Make the synthetic set the cells' configs name (``synthetic_data``) once, before
+        any cell runs, so parallel cells never generate it side by side: the same function
+        ``tools/train.py`` calls (which remakes a set of an older generator), in a subprocess,
+        logged to ``work_dir/data.log``. Returns the set's ``out_root`` (None when the grid
+        has a ``data_root`` or the configs name no synthetic set); a failure raises
+        CellFailed (step ``data``)."""
+        if self.grid.data_root or not self.grid.cells:
+            return None
+        from mmengine.config import Config
+        cell = self.grid.cells[0]
+        try:
+            cfg = Config.fromfile(cell.model_config)
+            cfg.merge_from_dict(cell.options())
+        except Exception as err:  # that cell will fail with the same error, on its own
+            print_log(f'data: {cell.model_config}: {err}', logger='current',
+                      level=logging.WARNING)
+            return None
+        synthetic = cfg.get('synthetic_data')
+        if not synthetic:
+            return None
+        os.makedirs(self.work_dir, exist_ok=True)
+        code = ('import json, sys; sys.path.insert(0, "tools"); '
+                'from train import ensure_synthetic_data; '
+                f'ensure_synthetic_data(**json.loads({json.dumps(json.dumps(dict(synthetic)))}))')
+        self._run('data', ['-c', code], osp.join(self.work_dir, 'data.log'))
+        return synthetic['out_root']
+
     def _train(self, cell_dir: str, config: str, timing: dict) -> str:
         from fusion_moe.engine.hooks import latest_checkpoint
         train_dir = osp.join(cell_dir, 'train')

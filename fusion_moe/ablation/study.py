@@ -1,7 +1,8 @@
 """Run a whole grid: skip the finished cells, run the others (``jobs`` at a time), record each
 cell's rows as it ends, print progress with an ETA, and remake the report at the end.
 
-Resuming is a matter of running the same command again: cells whose every condition has an
+The synthetic set the configs name is made (or remade after a generator change) once before
+the first cell, never by two cells at once. Resuming is a matter of running the same command again: cells whose every condition has an
 ``ok`` row in ``results.csv`` are skipped; a cell that was interrupted continues inside its
 directory (its training from the last checkpoint, see :mod:`.cell_runner`); a cell that failed
 is tried again (its rows are replaced).
@@ -83,6 +84,10 @@ def run_grid(grid: Grid, work_dir: str, max_iters: Optional[int] = None, jobs: i
     echo(f'[ablate] {grid.path}: {len(grid.cells)} cells x {len(runner.condition_names)} '
          f'conditions ({", ".join(runner.condition_names)}); work dir {work_dir}'
          + (f'; --max-iters {max_iters}' if max_iters else ''))
+    if todo:
+        data = runner.prepare_data()
+        if data:
+            echo(f'[ablate] synthetic set {data}: ready (log {osp.join(work_dir, "data.log")})')
     echo(progress.line())
 
     def one(cell: Cell) -> CellResult:
