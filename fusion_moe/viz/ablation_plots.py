@@ -29,6 +29,12 @@ def _whiskers(ax, x: float, spread: Spread, width: float = 0.0) -> None:
     ax.scatter([x + o for o in offsets], seeds, s=9, color='black', zorder=3)
 
 
+def _save(fig: Figure, out_path: str) -> str:
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=90)
+    return out_path
+
+
 def _split(variant: Variant) -> Tuple[str, Variant]:
     placement = dict(variant).get('placement', '')
     return placement, tuple((c, v) for c, v in variant if c != 'placement')
@@ -63,9 +69,7 @@ def plot_nds_per_placement(rows: Sequence[Dict[str, str]], out_path: str,
            title=f'NDS per placement ({condition})')
     ax.set_ylim(bottom=0.0)
     ax.legend(fontsize=7, loc='lower right')
-    fig.tight_layout()
-    fig.savefig(out_path, dpi=90)
-    return out_path
+    return _save(fig, out_path)
 
 
 def plot_moe_vs_dense(rows: Sequence[Dict[str, str]], out_path: str) -> str:
@@ -92,9 +96,7 @@ def plot_moe_vs_dense(rows: Sequence[Dict[str, str]], out_path: str) -> str:
     for ax in list(axes.flat)[len(conditions):]:
         ax.axis('off')
     fig.suptitle('MoE minus its dense twin, paired by seed (mean; whiskers: seed min-max)')
-    fig.tight_layout()
-    fig.savefig(out_path, dpi=90)
-    return out_path
+    return _save(fig, out_path)
 
 
 def plot_clean_vs_conditions(rows: Sequence[Dict[str, str]], out_path: str) -> str:
@@ -127,9 +129,7 @@ def plot_clean_vs_conditions(rows: Sequence[Dict[str, str]], out_path: str) -> s
            title='NDS clean and under each condition (mean; whiskers: seed min-max)')
     ax.set_ylim(bottom=0.0)
     ax.legend(fontsize=7, loc='lower left', ncol=2 if len(variants) > 4 else 1)
-    fig.tight_layout()
-    fig.savefig(out_path, dpi=90)
-    return out_path
+    return _save(fig, out_path)
 
 
 __all__ = ['plot_clean_vs_conditions', 'plot_moe_vs_dense', 'plot_nds_per_placement']
