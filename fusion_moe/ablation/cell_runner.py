@@ -147,13 +147,13 @@ class CellRunner:
         os.replace(tmp, path)
 
     # ------------------------------------------------------------------ steps
-    def prepare_data(self) -> Optional[str]:
+    def prepare_data(self) -> Optional[dict]:
         """Make the synthetic set the cells' configs name (``synthetic_data``) once, before
         any cell runs, so parallel cells never generate it side by side: the same function
         ``tools/train.py`` calls (which remakes a set of an older generator), in a subprocess,
-        logged to ``work_dir/data.log``. Returns the set's ``out_root`` (None when the grid
-        has a ``data_root`` or the configs name no synthetic set); a failure raises
-        CellFailed (step ``data``)."""
+        logged to ``work_dir/data.log``. Returns the config's ``synthetic_data`` (out_root,
+        scenes, samples, seed; None when the grid has a ``data_root`` or the configs name no
+        synthetic set); a failure raises CellFailed (step ``data``)."""
         if self.grid.data_root or not self.grid.cells:
             return None
         from mmengine.config import Config
@@ -173,7 +173,7 @@ class CellRunner:
                 'from train import ensure_synthetic_data; '
                 f'ensure_synthetic_data(**json.loads({json.dumps(json.dumps(dict(synthetic)))}))')
         self._run('data', ['-c', code], osp.join(self.work_dir, 'data.log'))
-        return synthetic['out_root']
+        return dict(synthetic)
 
     def _train(self, cell_dir: str, config: str, timing: dict) -> str:
         from fusion_moe.engine.hooks import latest_checkpoint

@@ -1,4 +1,6 @@
-"""``DIR/summary.md`` and the PNG plots of an ablation, from ``results.csv`` alone.
+"""``DIR/summary.md`` and the PNG plots of an ablation, from ``results.csv`` alone (plus, when
+it lies beside the table, ``runs.json``: when, on what data and commit, and how long each
+invocation ran).
 
 :func:`make_report` is what the runner calls at the end and ``tools/ablate.py --report``
 calls on its own, so a report remade from the table is the same file. :func:`render_summary`
@@ -17,6 +19,7 @@ from mmengine.logging import print_log
 from .aggregate import (conditions_in, cost_by_variant, fixed_settings, moe_minus_dense,
                         spreads, tied_to, variant_label)
 from .results_table import read_rows
+from .run_log import RUN_LOG_NAME, read_runs
 
 SUMMARY_NAME = 'summary.md'
 PLOTS = {'nds_per_placement': 'nds_per_placement.png', 'moe_vs_dense': 'moe_vs_dense.png',
@@ -98,9 +101,37 @@ def _cost_section(rows) -> List[str]:
                      'active params (M)', 'train s', 'eval s', 'CPU s', 'cells'], body), '']
 
 
+def _runs_section(runs: Sequence[dict]) -> List[str]:
+    if not runs:
+        return []
+
+    def load(value) -> str:
+        return '-' if value is None else f'{value:.1f}'
+    body = [[r.get('started', '-'), r.get('finished', 'did not finish'),
+             f'{r["wall_s"] / 60:.1f}' if r.get('wall_s') is not None else '-',
+             r.get('cells_to_run', '-'), r.get('failed', '-'), r.get('max_iters') or '-',
+             r.get('jobs', '-'), f'{load(r.get("load_start"))} / {load(r.get("load_end"))}',
+             f'`{r.get("commit", "")}`'] for r in runs]
+    lines = ['## Runs', '', 'From `runs.json` beside the table (one row per invocation; a resumed '
+             'study has several).', '',
+             *_table(['started', 'finished', 'wall min', 'cells run', 'failed', 'max iters',
+                      'jobs', 'load avg start / end', 'commit'], body), '']
+    last = runs[-1]
+    data = last.get('data') or {}
+    if data.get('out_root'):
+        lines.append(f'- data: synthetic nuScenes at `{data["out_root"]}`, '
+                     f'{data.get("num_scenes")} scenes x {data.get("samples_per_scene")} '
+                     f'samples, data seed {data.get("seed")}')
+    elif data.get('data_root'):
+        lines.append(f'- data: `{data["data_root"]}`')
+    lines += [f'- command: `{last.get("command", "")}`', '']
+    return lines
+
+
 def render_summary(rows: Sequence[Dict[str, str]], source: str = 'results.csv',
-                   plots: Sequence[str] = ()) -> str:
-    """The summary's Markdown from the table's rows (see the module docstring)."""
+                   plots: Sequence[str] = (), runs: Sequence[dict] = ()) -> str:
+    """The summary's Markdown from the table's rows (and the ``runs.json`` entries, if any;
+    see the module docstring)."""
     conditions = conditions_in(rows)
     cells = {r['cell']: r for r in rows}
     failed = {c: r for c, r in cells.items() if r.get('status') == 'failed'}
@@ -132,6 +163,7 @@ def render_summary(rows: Sequence[Dict[str, str]], source: str = 'results.csv',
         lines += ['## Failed cells', ''] + _table(
             ['cell', 'error'], [[c, (r.get('error') or '').replace('|', '/')]
                                 for c, r in failed.items()]) + ['']
+    lines += _runs_section(runs)
     if plots:
         lines += ['## Plots', ''] + [f'![{osp.splitext(p)[0]}]({p})' for p in plots] + ['']
     return '\n'.join(lines)
@@ -155,8 +187,9 @@ def make_report(results_csv: str, out_dir: Optional[str] = None) -> Dict[str, st
         except ValueError as err:
             print_log(f'{file_name} not made: {err}', logger='current', level=logging.INFO)
     summary = osp.join(out_dir, SUMMARY_NAME)
+    runs = read_runs(osp.join(osp.dirname(osp.abspath(results_csv)), RUN_LOG_NAME))
     with open(summary, 'w') as f:
         f.write(render_summary(rows, osp.basename(results_csv),
-                               [osp.basename(p) for p in written.values()]))
+                               [osp.basename(p) for p in written.values()], runs))
     written['summary'] = summary
     return written

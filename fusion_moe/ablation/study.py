@@ -21,6 +21,7 @@ from .cell_runner import CellResult, CellRunner
 from .grid import Cell, Grid, missing_model_configs
 from .report import make_report
 from .results_table import ResultsTable
+from .run_log import RUN_LOG_NAME, RunLog
 
 RESULTS_NAME = 'results.csv'
 
@@ -84,10 +85,12 @@ def run_grid(grid: Grid, work_dir: str, max_iters: Optional[int] = None, jobs: i
     echo(f'[ablate] {grid.path}: {len(grid.cells)} cells x {len(runner.condition_names)} '
          f'conditions ({", ".join(runner.condition_names)}); work dir {work_dir}'
          + (f'; --max-iters {max_iters}' if max_iters else ''))
-    if todo:
-        data = runner.prepare_data()
-        if data:
-            echo(f'[ablate] synthetic set {data}: ready (log {osp.join(work_dir, "data.log")})')
+    log = RunLog(osp.join(work_dir, RUN_LOG_NAME))
+    data = runner.prepare_data() if todo else None
+    if data:
+        echo(f'[ablate] synthetic set {data["out_root"]} (seed {data.get("seed")}): ready '
+             f'(log {osp.join(work_dir, "data.log")})')
+    log.start(grid, max_iters, jobs, len(todo), data, runner.repo_root)
     echo(progress.line())
 
     def one(cell: Cell) -> CellResult:
@@ -103,8 +106,9 @@ def run_grid(grid: Grid, work_dir: str, max_iters: Optional[int] = None, jobs: i
     else:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             results = list(pool.map(one, todo))
-    report = make_report(table.path, work_dir)
     wall = time.time() - started
+    log.finish(wall, sum(r.status == 'failed' for r in results))
+    report = make_report(table.path, work_dir)
     echo(f'[ablate] finished in {format_duration(wall)}: {len(results)} cell(s) run, '
          f'{len(grid.cells) - len(todo)} skipped, '
          f'{sum(r.status == "failed" for r in results)} failed; table {table.path}; '

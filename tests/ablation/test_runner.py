@@ -96,6 +96,17 @@ def test_a_failing_cell_is_recorded_with_its_error_and_the_others_go_on(first_ru
     assert '## Failed cells' in summary and BAD in summary
 
 
+def test_each_invocation_is_logged_with_its_data_commit_and_wall_time(first_run):
+    grid, work, summary, _ = first_run
+    with open(osp.join(work, 'runs.json')) as f:
+        (run,) = json.load(f)['runs']
+    assert run['grid'] == grid.path and run['max_iters'] == 1 and run['cells_to_run'] == 2
+    assert run['data'] == {'data_root': grid.data_root}
+    assert run['wall_s'] == pytest.approx(summary['wall_s'], abs=0.2) and run['failed'] == 1
+    text = open(osp.join(work, 'summary.md')).read()
+    assert '## Runs' in text and f'- data: `{grid.data_root}`' in text
+
+
 def test_running_again_skips_the_finished_cell_and_retries_the_failed_one(first_run):
     grid, work, _, _ = first_run
     good_log = osp.join(work, 'cells', GOOD, 'train.log')
@@ -108,6 +119,8 @@ def test_running_again_skips_the_finished_cell_and_retries_the_failed_one(first_
     assert osp.getsize(bad_log) > sizes[1]  # tried again
     assert '1/2 cells done (1 skipped as finished, 0 failed), 1 left' in lines[1]
     assert len(read_rows(osp.join(work, 'results.csv'))) == 4  # rows replaced, not doubled
+    with open(osp.join(work, 'runs.json')) as f:
+        assert [r['cells_to_run'] for r in json.load(f)['runs']] == [2, 1]
 
 
 def test_an_interrupted_cell_resumes_its_training_from_the_last_checkpoint(first_run):
