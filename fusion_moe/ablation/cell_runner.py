@@ -129,6 +129,9 @@ class CellRunner:
             raise CellFailed(step, f'exit code {code}: {last_error_line(log_path)} '
                                    f'(log: {log_path})')
 
+    def has_model_info(self) -> bool:
+        return osp.isfile(self._tool('model_info'))
+
     def _data_args(self) -> List[str]:
         return ['--data-root', self.grid.data_root] if self.grid.data_root else []
 
@@ -197,7 +200,7 @@ class CellRunner:
 
     def _model_info(self, cell_dir: str, config: str, notes: List[str]) -> Dict[str, object]:
         tool = self._tool('model_info')
-        if not osp.isfile(tool):
+        if not self.has_model_info():
             notes.append('active FLOPs: tools/model_info.py does not exist yet')
             return {}
         out = osp.join(cell_dir, 'model_info.json')

@@ -69,11 +69,13 @@ class ResultsTable:
         with self._lock:
             return read_rows(self.path)
 
-    def finished_cells(self, conditions: Sequence[str]) -> List[str]:
-        """Cells whose every condition in ``conditions`` has an ``ok`` row."""
+    def finished_cells(self, conditions: Sequence[str], require: Sequence[str] = ()
+                       ) -> List[str]:
+        """Cells whose every condition in ``conditions`` has an ``ok`` row with a value in
+        every column of ``require``."""
         ok: Dict[str, set] = {}
         for row in self.rows():
-            if row.get('status') == 'ok':
+            if row.get('status') == 'ok' and all(row.get(c) for c in require):
                 ok.setdefault(row['cell'], set()).add(row['condition'])
         return [cell for cell, got in ok.items() if set(conditions) <= got]
 

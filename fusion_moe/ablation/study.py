@@ -5,7 +5,9 @@ The synthetic set the configs name is made (or remade after a generator change) 
 the first cell, never by two cells at once. Resuming is a matter of running the same command again: cells whose every condition has an
 ``ok`` row in ``results.csv`` are skipped; a cell that was interrupted continues inside its
 directory (its training from the last checkpoint, see :mod:`.cell_runner`); a cell that failed
-is tried again (its rows are replaced).
+is tried again (its rows are replaced), and so is a cell recorded before
+``tools/model_info.py`` existed (only its model info is computed: the training and the
+evaluation it has are kept).
 """
 import logging
 import os
@@ -79,7 +81,10 @@ def run_grid(grid: Grid, work_dir: str, max_iters: Optional[int] = None, jobs: i
                   logger='current', level=logging.WARNING)
     table = ResultsTable(osp.join(work_dir, RESULTS_NAME), grid.setting_columns)
     runner = runner or CellRunner(grid, work_dir, max_iters=max_iters)
-    finished = set(table.finished_cells(runner.condition_names))
+    # once tools/model_info.py exists, a cell recorded without its FLOPs is run again: its
+    # training and evaluation are kept (cell_runner), only the model info is added
+    require = ('active_flops',) if runner.has_model_info() else ()
+    finished = set(table.finished_cells(runner.condition_names, require))
     todo = [c for c in grid.cells if c.cell_id not in finished]
     progress = Progress(len(grid.cells), len(grid.cells) - len(todo), jobs, echo)
     echo(f'[ablate] {grid.path}: {len(grid.cells)} cells x {len(runner.condition_names)} '
