@@ -28,8 +28,10 @@ import logging
 import os
 import os.path as osp
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
@@ -42,6 +44,21 @@ from .results_table import INFO_COLUMNS
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 _ERROR_LINE = re.compile(r'^\s*([A-Za-z_.]*(Error|Exception|Interrupt)\b.*)$')
+
+
+class StudyStopped(BaseException):
+    """The runner was stopped (SIGINT / SIGTERM): not a failure of the cell, never recorded."""
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(timeout=30)
+    except (subprocess.TimeoutExpired, ChildProcessError):
+        pass
 
 
 class CellFailed(RuntimeError):
@@ -93,6 +110,9 @@ class CellRunner:
         self.python = python
         self.repo_root = repo_root
         self.condition_names = grid.conditions.names()
+        self._live: set = set()
+        self._lock = threading.Lock()
+        self._stopping = False
 
     # ------------------------------------------------------------------ helpers
     def cell_dir(self, cell: Cell) -> str:
@@ -110,24 +130,42 @@ class CellRunner:
             [self.repo_root] + [p for p in env.get('PYTHONPATH', '').split(os.pathsep) if p])
         env.setdefault('OMP_NUM_THREADS', '1')
         cmd = [self.python, *[str(a) for a in args]]
+        if self._stopping:
+            raise StudyStopped(f'stopped before {step}')
         with open(log_path, 'a') as log:
             log.write(f'\n$ {" ".join(cmd)}\n')
             log.flush()
+            # its own process group, so that stop() ends the tool with its data workers
             proc = subprocess.Popen(cmd, cwd=self.repo_root, stdout=log,
-                                    stderr=subprocess.STDOUT, env=env)
+                                    stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            with self._lock:
+                self._live.add(proc)
             try:
                 _, status, usage = os.wait4(proc.pid, 0)  # this child's own resource usage
+                proc.returncode = code = os.waitstatus_to_exitcode(status)
             except BaseException:
-                proc.kill()
-                proc.wait()
+                _kill_group(proc)
                 raise
-            proc.returncode = code = os.waitstatus_to_exitcode(status)
+            finally:
+                with self._lock:
+                    self._live.discard(proc)
+        if self._stopping:
+            raise StudyStopped(f'{step} was stopped')
         if timing is not None:
             key = f'{step}_cpu_s'
             timing[key] = timing.get(key, 0.0) + usage.ru_utime + usage.ru_stime
         if code != 0:
             raise CellFailed(step, f'exit code {code}: {last_error_line(log_path)} '
                                    f'(log: {log_path})')
+
+    def stop(self) -> None:
+        """End every running tool (its whole process group) and start no other: the cells
+        that were running raise StudyStopped and are not recorded (their checkpoints stay, so
+        the next run resumes them)."""
+        self._stopping = True
+        with self._lock:
+            for proc in list(self._live):
+                _kill_group(proc)
 
     def has_model_info(self) -> bool:
         return osp.isfile(self._tool('model_info'))

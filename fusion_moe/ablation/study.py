@@ -9,9 +9,11 @@ is tried again (its rows are replaced), and so is a cell recorded before
 ``tools/model_info.py`` existed (only its model info is computed: the training and the
 evaluation it has are kept).
 """
+import contextlib
 import logging
 import os
 import os.path as osp
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +21,7 @@ from typing import Callable, Dict, List, Optional
 
 from mmengine.logging import print_log
 
-from .cell_runner import CellResult, CellRunner
+from .cell_runner import CellResult, CellRunner, StudyStopped
 from .grid import Cell, Grid, missing_model_configs
 from .report import make_report
 from .results_table import ResultsTable
@@ -68,6 +70,29 @@ class Progress:
             self.echo(self.line())
 
 
+@contextlib.contextmanager
+def _stop_on_signals(runner: CellRunner, echo: Callable[[str], None]):
+    """On SIGINT / SIGTERM (main thread only): stop the runner's tools, then raise
+    KeyboardInterrupt; the cells that were running are resumed by the next run."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        echo(f'[ablate] {signal.Signals(signum).name}: stopping the running cells (the next '
+             'run resumes them)')
+        runner.stop()
+        raise KeyboardInterrupt
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    except StudyStopped:
+        raise KeyboardInterrupt from None
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
 def run_grid(grid: Grid, work_dir: str, max_iters: Optional[int] = None, jobs: int = 1,
              runner: Optional[CellRunner] = None, echo: Callable[[str], None] = print
              ) -> Dict[str, object]:
@@ -106,11 +131,12 @@ def run_grid(grid: Grid, work_dir: str, max_iters: Optional[int] = None, jobs: i
         progress.cell_done(cell, result)
         return result
 
-    if jobs <= 1:
-        results = [one(cell) for cell in todo]
-    else:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            results = list(pool.map(one, todo))
+    with _stop_on_signals(runner, echo):
+        if jobs <= 1:
+            results = [one(cell) for cell in todo]
+        else:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                results = list(pool.map(one, todo))
     wall = time.time() - started
     log.finish(wall, sum(r.status == 'failed' for r in results))
     report = make_report(table.path, work_dir)
