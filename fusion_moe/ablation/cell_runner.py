@@ -51,13 +51,10 @@ class StudyStopped(BaseException):
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the tool's process group; the thread waiting for the tool reaps it."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        proc.wait(timeout=30)
-    except (subprocess.TimeoutExpired, ChildProcessError):
         pass
 
 
@@ -145,6 +142,10 @@ class CellRunner:
                 proc.returncode = code = os.waitstatus_to_exitcode(status)
             except BaseException:
                 _kill_group(proc)
+                try:
+                    proc.wait(timeout=30)
+                except (subprocess.TimeoutExpired, ChildProcessError):
+                    pass
                 raise
             finally:
                 with self._lock:

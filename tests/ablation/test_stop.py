@@ -37,10 +37,13 @@ def test_stop_kills_a_running_tool_and_its_children(tmp_path):
     assert time.time() - start < 30 and len(raised) == 1
     assert isinstance(raised[0], StudyStopped)
     pid = int(child.read_text())
-    try:  # the grandchild is gone too (or a zombie waiting to be reaped)
-        state = open(f'/proc/{pid}/stat').read().split()[2]
-    except FileNotFoundError:
-        state = 'gone'
+    state, deadline = '', time.time() + 10  # the grandchild dies too (SIGKILL is asynchronous)
+    while state not in ('gone', 'Z') and time.time() < deadline:
+        try:
+            state = open(f'/proc/{pid}/stat').read().split()[2]
+        except FileNotFoundError:
+            state = 'gone'
+        time.sleep(0.05)
     assert state in ('gone', 'Z')
     with pytest.raises(StudyStopped):  # and nothing new starts
         runner._run('evaluate', ['-c', 'pass'], str(tmp_path / 'log'))
