@@ -85,3 +85,21 @@ def test_summary_table_has_one_row_per_headline_and_flags_records_without(tmp_pa
     (tmp_path / 'broken.json').write_text('{')
     with pytest.raises(SystemExit, match='broken.json'):
         summary.table_rows(str(tmp_path))
+
+
+def test_model_step_maps_each_placement_to_its_train_and_inference_ratios(tmp_path):
+    """One untimed-quality round of one placement: the record's shape, not its speed."""
+    model_step = _load('model_step')
+    out = tmp_path / 'model_step.json'
+    record = model_step.main(['--placements', 'mid_after', '--rounds', '1', '--warmup', '0',
+                              '--json', str(out)])
+    assert json.loads(out.read_text()) == json.loads(json.dumps(record))
+    figures = record['mid_after']
+    for key in ('train_step', 'infer'):
+        moe_s, dense_s = figures[f'{key}_s']['moe'], figures[f'{key}_s']['dense']
+        assert figures[f'{key}_ratio'] == pytest.approx(moe_s / dense_s)
+        assert record['headlines'][f'mid_after_{key}_ratio']['target'] == '<= 1.15'
+    assert figures['moe_config'] == 'configs/demo/moe_mid_after.py'
+    assert set(record) == {'mid_after', 'headlines', 'measured'}
+    with pytest.raises(FileNotFoundError, match='nope.py'):
+        model_step.main(['--pair', 'x', 'nope.py', 'nope.py'])

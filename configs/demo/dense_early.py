@@ -1,5 +1,5 @@
-# Dense twin of configs/demo/moe_early.py: the same placement with its MoE layer(s) replaced by a
-# dense FFN of the MoE's active width (moe_dense_hidden_channels), no routing statistics.
+# Dense twin of configs/demo/moe_early.py: the same placement with its MoE layer(s) replaced
+# by a dense FFN of the MoE's active width (moe_dense_hidden_channels); no routing statistics.
 #   python tools/train.py configs/demo/dense_early.py --work-dir DIR
 _base_ = ['./moe_early.py']
 

@@ -1,5 +1,5 @@
-# nuScenes-size mid_before placement (fusion_moe/models/fusion/) on the camera + LiDAR + radar detector
-# of configs/detector/, with the MoE layer of configs/_base_/moe/nus_placements.py.
+# nuScenes-size mid_before placement (fusion_moe/models/fusion/) on the camera + LiDAR + radar
+# detector of configs/detector/, with the MoE layer of configs/_base_/moe/nus_placements.py.
 # Dense twin: fusion-dense-mid_before_cam-lidar-radar_second_secfpn_8xb4-cosine-20e_nus-3d.py.
 _base_ = ['../detector/fusion-centerpoint_cam-lidar-radar_second_secfpn_8xb4-cosine-20e_nus-3d.py',
           '../_base_/moe/nus_placements.py']

@@ -189,6 +189,8 @@ def load_model_weights(model: nn.Module, filename: str, strict: bool = True,
     if checkpoint is None:
         checkpoint = load_checkpoint_file(filename, map_location='cpu')
     state = _state_dict_of(checkpoint, filename)
+    if hasattr(model, 'upgrade_state_dict'):  # a model's renamed keys (e.g. FusionDetector)
+        state = model.upgrade_state_dict(state)
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]

@@ -140,10 +140,15 @@ class FusionDetector(Base3DDetector):
         return cfg
 
     @staticmethod
-    def _legacy_keys(state_dict, prefix, *args) -> None:
-        """Fuser-era checkpoints: ``fuser.*`` -> ``fusion.fuser.*``."""
+    def upgrade_state_dict(state_dict: dict, prefix: str = '') -> dict:
+        """Fuser-era checkpoints: ``fuser.*`` -> ``fusion.fuser.*`` (in place; also used by
+        ``fusion_moe.engine.load_model_weights`` before it checks the keys)."""
         for key in [k for k in state_dict if k.startswith(prefix + 'fuser.')]:
             state_dict[prefix + 'fusion.' + key[len(prefix):]] = state_dict.pop(key)
+        return state_dict
+
+    def _legacy_keys(self, state_dict, prefix, *args) -> None:
+        self.upgrade_state_dict(state_dict, prefix)
 
     def train(self, mode: bool = True) -> 'FusionDetector':
         """``nn.Module.train``, but a BatchNorm whose parameters are all frozen (staged MoE

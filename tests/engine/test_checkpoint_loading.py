@@ -145,11 +145,11 @@ def test_tools_test_refuses_a_checkpoint_without_the_models_weights(tmp_path):
 def test_tools_test_refuses_missing_and_unexpected_keys_naming_them(tmp_path, demo_weights):
     state = OrderedDict(demo_weights)
     state.pop('bbox_head.shared_conv.conv.weight')
-    state['fuser.extra.weight'] = torch.zeros(3)
+    state['neck.extra.weight'] = torch.zeros(3)
     ckpt = _save(tmp_path / 'other_model.pth', state)
     with pytest.raises(CheckpointMismatchError, match=r'other_model\.pth: does not fit the model; '
                                                       r'missing keys: bbox_head\.shared_conv\.'
-                                                      r'conv\.weight; unexpected keys: fuser\.'
+                                                      r'conv\.weight; unexpected keys: neck\.'
                                                       r'extra\.weight .*--strict false'):
         _test_tool().main([DEMO, ckpt, '--work-dir', str(tmp_path / 'work')])
 
@@ -169,7 +169,7 @@ def test_strict_false_loads_the_keys_that_fit_and_logs_the_others(tmp_path, demo
     after = model.state_dict()
     assert torch.equal(after['bbox_head.shared_conv.conv.weight'], before)
     assert missing.shape == before.shape
-    assert torch.all(after['fuser.fuse.0.weight'] == 0.5)
+    assert torch.all(after['fusion.fuser.fuse.0.weight'] == 0.5)
     warning = [m for level, m in logged if level == logging.WARNING]
     assert warning and 'partial.pth: partial load (strict=False); missing keys: ' \
                        'bbox_head.shared_conv.conv.weight' in warning[0]

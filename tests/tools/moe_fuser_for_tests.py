@@ -25,6 +25,7 @@ class GatedMoEFuserForTests(nn.Module):
                             modalities=tuple(in_channels), generalist_hidden_channels=hidden,
                             fallback_threshold=0.01)
         self.fuse = ConcatConvFuser({m: hidden for m in in_channels}, out_channels)
+        self.out_channels = out_channels  # the fuser interface (FuserOnly reads it)
 
     def forward(self, features: Dict[str, Tuple[Tensor, Tensor]]) -> Tensor:
         maps = {m: (self.proj[m](x), present) for m, (x, present) in features.items()}

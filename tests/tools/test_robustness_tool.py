@@ -163,19 +163,20 @@ def test_moe_model_gets_routing_analysis_per_condition(moe_run):
     results, _ = moe_run
     assert list(results['conditions']) == ['clean', 'lidar_dropout_5', 'camera_dropout_5']
     assert results['data']['real_subsets'] == {}  # real_subsets=(): none scored
-    assert results['model']['moe_layers'] == ['fuser.moe']
-    assert results['model']['reliability_gates'] == ['fuser.gate']
+    assert results['model']['moe_layers'] == ['fusion.fuser.moe']
+    assert results['model']['reliability_gates'] == ['fusion.fuser.gate']
     clean = results['conditions']['clean']['routing']
-    layer = clean['layers']['fuser.moe']
+    layer = clean['layers']['fusion.fuser.moe']
     assert sum(layer['expert_load']) == pytest.approx(1.0) and len(layer['expert_load']) == 4
     assert 0.0 <= layer['fallback_rate'] <= 1.0 and layer['routing_entropy'] > 0
     assert clean['overall']['top1_flip_rate'] is None  # the reference itself
     for name in ('lidar_dropout_5', 'camera_dropout_5'):
-        flips = results['conditions'][name]['routing']['layers']['fuser.moe']['flips']
+        flips = results['conditions'][name]['routing']['layers']['fusion.fuser.moe']['flips']
         assert flips['samples'] == 2 and flips['compared'] > 0
         assert 0.0 <= flips['rate'] <= 1.0
     # every camera lost: no sample had a camera to suppress; the LiDAR was there
-    suppression = results['conditions']['camera_dropout_5']['routing']['suppression']['fuser.gate']
+    routing = results['conditions']['camera_dropout_5']['routing']
+    suppression = routing['suppression']['fusion.fuser.gate']
     assert suppression['camera']['present'] == 0 and suppression['camera']['rate'] is None
     assert suppression['lidar']['present'] == 2
 

@@ -4,3 +4,5 @@ _base_ = ['./moe_layer.py']
 
 moe_layer = dict(expert_kinds=None)  # token-wise only: FLOP-matched with the dense twin
 custom_hooks = {{_base_.moe_hooks}}
+# an expert (or a presence-pattern router) that gets no token in a step gets no gradient
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)

@@ -7,7 +7,6 @@
 camera / lidar / radar plus 'none'): a sample with only LiDAR is routed by the LiDAR-only
 router, so the router knows what kind of fused feature it is looking at.
 """
-from itertools import product
 from typing import Dict, List, Literal, Optional, Tuple
 
 import torch
@@ -48,7 +47,8 @@ class MidAfterFusion(BasePlacement):
                  reliability_min_severity: int = 1) -> None:
         super().__init__(reliability_gate, reliability_min_severity)
         if router_key not in ('single', 'presence'):
-            raise ValueError(f"fusion.router_key must be 'single' or 'presence', got {router_key!r}")
+            raise ValueError("fusion.router_key must be 'single' or 'presence', "
+                             f'got {router_key!r}')
         self.modalities = tuple(in_channels)
         self.build_gate(in_channels)
         self.fuser = MODELS.build(dict(fuser, in_channels=dict(in_channels)))

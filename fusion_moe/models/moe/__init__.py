@@ -15,6 +15,10 @@ Use from a detector / fuser (the MoE placements are wired elsewhere)::
     # or: y_TD, record = layer(x_TD, modality_ids=..., sample_ids=..., context_ids=ctx)
     losses.update(record.aux_losses)                        # loss_<prefix>_balance, ...
 
+Files: ``layer.py`` composes the forward; ``layer_config.py`` checks and builds its arguments,
+``expert_paths.py`` runs the experts per routing kind, ``bev_tokens.py`` turns BEV maps into
+tokens and back, ``record.py`` holds the routing record.
+
 The routing record (``MoERecord``) holds experts (T, K), gates (T, K) fp32, probs (T, E),
 logits, ``aux_losses`` and additive ``stats``; ``RoutingStatisticsHook`` saves them per layer.
 """
@@ -23,10 +27,11 @@ from .dispatch import DispatchPlan, combine, dispatch, plan_dispatch, reference_
 from .expert_choice import ExpertChoiceRouter
 from .experts import DenseFFN, GroupedFFNExperts
 from .fallback import fallback_mask, gate_gap
-from .layer import (AUX_LOSS_NAMES, DEFAULT_AUX_LOSS_WEIGHTS, MoELayer, MoERecord,
-                    find_moe_layers)
+from .layer import MoELayer, find_moe_layers
+from .layer_config import AUX_LOSS_NAMES, DEFAULT_AUX_LOSS_WEIGHTS
 from .losses import UsageRegularizer, load_balance_loss, router_z_loss, routing_entropy
 from .metric_routers import CosineRouter, LaplaceRouter
+from .record import MoERecord
 from .router import BaseRouter, NoisyTopKRouter, Routing, TokenChoiceRouter, TopKRouter
 from .soft_moe import SoftMoERouter
 from .spatial_features import EXPERT_KINDS

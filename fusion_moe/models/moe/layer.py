@@ -11,76 +11,41 @@
 6. experts run on their contiguous slices (dispatch.py), grouped by kind (ffn/local/global);
 7. optional shared experts are added for every token; auxiliary losses and statistics.
 
+Steps 4 and 6 live in expert_paths.py, argument checks in layer_config.py, the BEV-map token
+layout in bev_tokens.py and the record in record.py.
+
 Shapes: see router.py. Frames and units do not apply: the layer is agnostic to what tokens mean.
 """
-import copy
 import functools
 import math
-from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
 
 from fusion_moe.registry import MODELS
+from .bev_tokens import bev_to_tokens, maps_to_tokens, tokens_to_bev, tokens_to_maps
 from .context_bias import ContextBias
-from .dispatch import combine, dispatch, plan_dispatch, reference_token_choice
+from .dispatch import reference_token_choice
+from .expert_paths import routing_gate_gap, run_expert_choice, run_soft, run_token_choice
 from .experts import DenseFFN, GroupedFFNExperts
-from .fallback import fallback_mask, gate_gap
+from .fallback import fallback_mask
+from .layer_config import (AUX_LOSS_NAMES, DEFAULT_AUX_LOSS_WEIGHTS, build_router,
+                           expert_group_mask, expert_kind_ranges, ids_or_zeros,
+                           merged_loss_weights)
 from .losses import UsageRegularizer, load_balance_loss, router_z_loss, routing_entropy
-from .router import BaseRouter, Routing
-from .spatial_features import EXPERT_KINDS, KIND_CHANNEL_MULTIPLIER, feature_builder
-from .stats import routing_statistics_sums, summarize_statistics
+from .record import MoERecord
+from .router import Routing
+from .spatial_features import KIND_CHANNEL_MULTIPLIER, feature_builder
+from .stats import routing_statistics_sums
 
-AUX_LOSS_NAMES = ('balance', 'z', 'entropy', 'usage', 'context')
-DEFAULT_AUX_LOSS_WEIGHTS: Dict[str, float] = {
-    'balance': 0.01, 'z': 0.001, 'entropy': 0.0, 'usage': 0.0, 'context': 0.1}
+__all__ = ['AUX_LOSS_NAMES', 'DEFAULT_AUX_LOSS_WEIGHTS', 'MoELayer', 'MoERecord',
+           'find_moe_layers']
+
 STAGES = ('dense', 'moe')
 # Logit given to experts outside a modality's group: exp() underflows to exactly 0 in fp32,
 # while staying finite keeps 0 * log(0)-style terms and logsumexp well defined.
 _MASKED_LOGIT = -1e9
-
-
-@dataclass
-class MoERecord:
-    """The routing record of one forward pass (DESIGN.md, "MoE layer").
-
-    Attributes:
-        experts: (T, K) int64 chosen experts (see :class:`Routing` for expert choice / soft);
-            None in the dense stage.
-        gates: (T, K) float32 combine weights.
-        probs: (T, E) float32 router probabilities.
-        logits: (T, E*S) float32 logits after context bias and group masking.
-        aux_losses: weighted auxiliary losses, keys ``loss_<prefix>_<name>`` (only the
-            non-zero-weighted ones), to be added to the detector's loss dict.
-        fallback_mask: (T,) bool tokens sent to the generalist (None without fallback).
-        context_ids: per-sample context ids the bias used (estimated ones in estimated mode).
-        stats_fn: returns the additive statistics sums (see stats.py) of this pass, computed
-            from detached tensors on its first call and cached (shared with the layer's
-            ``last_stats``).
-    """
-    experts: Optional[Tensor]
-    gates: Optional[Tensor]
-    probs: Optional[Tensor]
-    logits: Optional[Tensor]
-    aux_losses: Dict[str, Tensor] = field(default_factory=dict)
-    fallback_mask: Optional[Tensor] = None
-    context_ids: Dict[str, Tensor] = field(default_factory=dict)
-    stats_fn: Optional[Callable[[], Dict[str, Tensor]]] = field(default=None, repr=False)
-
-    @property
-    def stats(self) -> Dict[str, Tensor]:
-        """Additive statistics sums of this pass (stats.py); {} in the dense stage.
-
-        Computed on first access, not in every forward: training steps that nobody inspects
-        do not pay for them (entropy, gate gap, bincounts, host copies).
-        """
-        return self.stats_fn() if self.stats_fn is not None else {}
-
-    def summary(self) -> dict:
-        """JSON-ready statistics (per-expert load, entropy, gate gap, fallback, dropped)."""
-        stats = self.stats
-        return summarize_statistics(stats) if stats else {}
 
 
 @MODELS.register_module()
@@ -149,14 +114,14 @@ class MoELayer(nn.Module):
         self.loss_prefix = loss_prefix
 
         self.routers = nn.ModuleList(
-            [self._build_router(router, in_channels, num_experts) for _ in self.modalities])
+            [build_router(router, in_channels, num_experts) for _ in self.modalities])
         if len({type(r) for r in self.routers}) != 1:
             raise ValueError('all modality routers must be of one type')
         self.routing_kind = self.routers[0].kind
         self.slots_per_expert = self.routers[0].slots_per_expert
 
         kinds = tuple(expert_kinds) if expert_kinds is not None else ('ffn',) * num_experts
-        self._kind_ranges = self._check_kinds(kinds, num_experts)
+        self._kind_ranges = expert_kind_ranges(kinds, num_experts)
         if self.routing_kind == 'soft' and set(kinds) != {'ffn'}:
             raise ValueError("soft MoE mixes tokens into slots, so only 'ffn' experts apply; "
                              f'got expert_kinds={kinds}')
@@ -169,15 +134,17 @@ class MoELayer(nn.Module):
                                     hidden_channels, self.out_channels, activation)
             for kind, (start, end) in self._kind_ranges.items()})
 
-        self.register_buffer('group_mask_ME', self._build_group_mask(expert_groups),
-                             persistent=False)
+        top_k = self.routers[0].top_k if self.routing_kind == 'token_choice' else 1
+        self.register_buffer(
+            'group_mask_ME', expert_group_mask(self.modalities, num_experts, expert_groups, top_k),
+            persistent=False)
         self._has_expert_groups = not bool(self.group_mask_ME.all())  # fixed at construction
         self.shared_experts = (DenseFFN(in_channels, hidden_channels * num_shared_experts,
                                         self.out_channels, activation)
                                if num_shared_experts > 0 else None)
         self.context_bias = (ContextBias(len(self.modalities), num_experts, context_bias,
                                          in_channels) if context_bias != 'off' else None)
-        self.aux_loss_weights = self._check_loss_weights(aux_loss_weights)
+        self.aux_loss_weights = merged_loss_weights(aux_loss_weights)
         self.usage_regularizer = UsageRegularizer(num_experts, usage_momentum)
         self.generalist = (DenseFFN(in_channels, generalist_hidden_channels, self.out_channels,
                                     activation)
@@ -214,69 +181,6 @@ class MoELayer(nn.Module):
         state['_last_stats_fn'] = None
         return state
 
-    # ----------------------------------------------------------------------------- building
-    @staticmethod
-    def _build_router(cfg: Optional[dict], in_channels: int, num_experts: int) -> BaseRouter:
-        cfg = copy.deepcopy(cfg) if cfg is not None else dict(type='TopKRouter', top_k=2)
-        if 'type' not in cfg:
-            raise ValueError(f"router config needs a 'type', got {cfg}")
-        for key, value in (('in_channels', in_channels), ('num_experts', num_experts)):
-            if cfg.get(key, value) != value:
-                raise ValueError(f'router config {key}={cfg[key]} conflicts with the layer '
-                                 f'({value}); leave it out')
-            cfg[key] = value
-        router = MODELS.build(cfg)
-        if not isinstance(router, BaseRouter):
-            raise TypeError(f"router type {cfg['type']!r} is not a fusion_moe BaseRouter")
-        return router
-
-    @staticmethod
-    def _check_kinds(kinds: Tuple[str, ...], num_experts: int) -> Dict[str, Tuple[int, int]]:
-        if len(kinds) != num_experts:
-            raise ValueError(f'expert_kinds has {len(kinds)} entries for {num_experts} experts')
-        ranges: Dict[str, Tuple[int, int]] = {}
-        for e, kind in enumerate(kinds):
-            if kind not in EXPERT_KINDS:
-                raise ValueError(f'expert_kinds[{e}]={kind!r} is not one of {EXPERT_KINDS}')
-            if kind in ranges and ranges[kind][1] != e:
-                raise ValueError(f'experts of kind {kind!r} must be contiguous: {kinds}')
-            ranges[kind] = (ranges[kind][0] if kind in ranges else e, e + 1)
-        return ranges
-
-    def _build_group_mask(self, groups: Optional[Mapping[str, Sequence[int]]]) -> Tensor:
-        mask = torch.ones(len(self.modalities), self.num_experts, dtype=torch.bool)
-        if groups is None:
-            return mask
-        if self.modalities == ('all',):
-            raise ValueError('expert_groups needs modalities (one router per modality)')
-        unknown = set(groups) - set(self.modalities)
-        if unknown:
-            raise ValueError(f'expert_groups names unknown modalities {sorted(unknown)}; '
-                             f'modalities are {self.modalities}')
-        for m, name in enumerate(self.modalities):
-            if name not in groups:
-                continue
-            ids = list(groups[name])
-            if not ids or min(ids) < 0 or max(ids) >= self.num_experts:
-                raise ValueError(f'expert_groups[{name!r}]={ids} must be non-empty ids in '
-                                 f'[0, {self.num_experts})')
-            mask[m] = False
-            mask[m, ids] = True
-        top_k = self.routers[0].top_k if self.routing_kind == 'token_choice' else 1
-        if int(mask.sum(1).min()) < top_k:
-            raise ValueError(f'every expert group needs at least top_k={top_k} experts')
-        return mask
-
-    @staticmethod
-    def _check_loss_weights(weights: Optional[Mapping[str, float]]) -> Dict[str, float]:
-        merged = dict(DEFAULT_AUX_LOSS_WEIGHTS)
-        for key, value in (weights or {}).items():
-            if key not in AUX_LOSS_NAMES:
-                raise ValueError(f'aux_loss_weights has unknown key {key!r}; '
-                                 f'expected a subset of {AUX_LOSS_NAMES}')
-            merged[key] = float(value)
-        return merged
-
     # ----------------------------------------------------------------------------- stages
     @property
     def stage(self) -> str:
@@ -297,14 +201,13 @@ class MoELayer(nn.Module):
                     context_ids: Optional[Mapping[str, Tensor]] = None,
                     modality_id: int = 0) -> Tuple[Tensor, MoERecord]:
         """Route the cells of one BEV map: (B, C, H, W) -> (B, C_out, H, W)."""
-        b, c, h, w = x_BCHW.shape
-        x_TD = x_BCHW.permute(0, 2, 3, 1).reshape(b * h * w, c)
-        sample_ids = torch.arange(b, device=x_BCHW.device).repeat_interleave(h * w)
+        b, _, h, w = x_BCHW.shape
+        x_TD, sample_ids = bev_to_tokens(x_BCHW)
         modality_ids = torch.full_like(sample_ids, modality_id)
         valid = valid_BHW.reshape(-1) if valid_BHW is not None else None
         y_TD, record = self(x_TD, modality_ids=modality_ids, context_ids=context_ids,
                             sample_ids=sample_ids, valid_mask=valid, spatial_shape=(b, h, w))
-        return y_TD.view(b, h, w, -1).permute(0, 3, 1, 2), record
+        return tokens_to_bev(y_TD, b, h, w), record
 
     def forward_maps(self, maps: Mapping[str, Tuple[Tensor, Tensor]],
                      context_ids: Optional[Mapping[str, Tensor]] = None
@@ -321,33 +224,12 @@ class MoELayer(nn.Module):
             (b, h, w); an absent modality's cells are not routed and come out as zeros. Local and
             global experts see each (modality, sample) map on its own.
         """
+        x_TD, modality_ids, sample_ids, valid, (b, h, w) = maps_to_tokens(maps, self.modalities)
         names = list(maps)
-        if not names:
-            raise ValueError('forward_maps needs at least one modality map')
-        if self.modalities != ('all',):
-            unknown = [n for n in names if n not in self.modalities]
-            if unknown:
-                raise KeyError(f'maps for modalities {unknown} have no router; this layer '
-                               f'routes {self.modalities}')
-        shapes = {n: tuple(maps[n][0].shape) for n in names}
-        if len({(s[0],) + s[2:] for s in shapes.values()}) != 1:
-            raise ValueError(f'modality maps must share (B, H, W): {shapes}')
-        b, c, h, w = maps[names[0]][0].shape
-        x_BCHW = torch.cat([maps[n][0] for n in names])
-        x_TD = x_BCHW.permute(0, 2, 3, 1).reshape(-1, c)
-        device = x_TD.device
-        cells = h * w
-        modality_ids = torch.cat([
-            torch.full((b * cells,), self.modalities.index(n) if self.modalities != ('all',)
-                       else 0, dtype=torch.long, device=device) for n in names])
-        sample_ids = torch.arange(b, device=device).repeat_interleave(cells).repeat(len(names))
-        valid = torch.cat([maps[n][1].to(device=device, dtype=torch.bool)
-                           .repeat_interleave(cells) for n in names])
         y_TD, record = self(x_TD, modality_ids=modality_ids, context_ids=context_ids,
                             sample_ids=sample_ids, valid_mask=valid,
                             spatial_shape=(len(names) * b, h, w))
-        y_MBCHW = y_TD.view(len(names), b, h, w, -1).permute(0, 1, 4, 2, 3)
-        return {n: y_MBCHW[i] for i, n in enumerate(names)}, record
+        return tokens_to_maps(y_TD, names, b, h, w), record
 
     def forward(self, x_TD: Tensor, modality_ids: Optional[Tensor] = None,
                 context_ids: Optional[Mapping[str, Tensor]] = None,
@@ -372,10 +254,10 @@ class MoELayer(nn.Module):
         device = x_TD.device
         if x_TD.dim() != 2 or x_TD.shape[1] != self.in_channels:
             raise ValueError(f'expected tokens (T, {self.in_channels}), got {tuple(x_TD.shape)}')
-        modality_ids = self._ids_or_zeros(modality_ids, num_tokens, device, 'modality_ids',
-                                          len(self.modalities))
+        modality_ids = ids_or_zeros(modality_ids, num_tokens, device, 'modality_ids',
+                                    len(self.modalities))
         samples_given = sample_ids is not None
-        sample_ids = self._ids_or_zeros(sample_ids, num_tokens, device, 'sample_ids', None)
+        sample_ids = ids_or_zeros(sample_ids, num_tokens, device, 'sample_ids', None)
         num_samples = (int(sample_ids.max()) + 1 if num_tokens and samples_given else 1)
         if context_ids:
             num_samples = max(num_samples, *(int(v.shape[0]) for v in context_ids.values()))
@@ -401,7 +283,8 @@ class MoELayer(nn.Module):
         if self.context_bias is not None:
             bias_TE, ctx_losses, ctx_used = self.context_bias(
                 x_TD, modality_ids, sample_ids, num_samples, context_ids, valid_T)
-            logits_TL = logits_TL + self._per_slot(bias_TE)
+            if bias_TE is not None:  # None when switched off (tools/robustness.py --context-mode)
+                logits_TL = logits_TL + self._per_slot(bias_TE)
             aux_raw.update({k.replace('loss_', ''): v for k, v in ctx_losses.items()})
         if self._has_expert_groups:
             allowed_TL = self._per_slot(self.group_mask_ME[modality_ids])
@@ -415,7 +298,7 @@ class MoELayer(nn.Module):
         use_fallback = self.fallback_threshold is not None and (
             not self.training or self.fallback_in_training)
         # The gate gap drives the fallback; otherwise only the (lazy) statistics need it.
-        gap_T = self._gate_gap(routing) if use_fallback else None
+        gap_T = routing_gate_gap(routing) if use_fallback else None
         fallback_T = None
         if use_fallback:
             fallback_T = fallback_mask(gap_T, self.fallback_threshold, self.fallback_level,
@@ -473,7 +356,7 @@ class MoELayer(nn.Module):
 
         @functools.cache  # computed once, shared by the record and the layer
         def stats_fn() -> Dict[str, Tensor]:
-            gap = gap_T if gap_T is not None else self._gate_gap(detached)
+            gap = gap_T if gap_T is not None else routing_gate_gap(detached)
             return routing_statistics_sums(detached.probs, detached.experts, gap, *stats_args)
 
         record = MoERecord(experts=routing.experts, gates=routing.gates, probs=routing.probs,
@@ -483,39 +366,6 @@ class MoELayer(nn.Module):
         return y_TD, record
 
     # ----------------------------------------------------------------------------- helpers
-    @staticmethod
-    def _ids_or_zeros(ids: Optional[Tensor], num_tokens: int, device: torch.device, name: str,
-                      upper: Optional[int]) -> Tensor:
-        if ids is None:
-            return torch.zeros(num_tokens, dtype=torch.long, device=device)
-        if ids.shape != (num_tokens,) or ids.dtype not in (torch.int32, torch.int64):
-            raise ValueError(f'{name} must be ({num_tokens},) integers, got '
-                             f'{tuple(ids.shape)} {ids.dtype}')
-        if ids.numel() and (int(ids.min()) < 0 or (upper is not None and int(ids.max()) >= upper)):
-            raise ValueError(f'{name} outside [0, {upper}): min {int(ids.min())}, '
-                             f'max {int(ids.max())}')
-        return ids.to(device=device, dtype=torch.long)
-
-    @staticmethod
-    def _gate_gap(routing: Routing) -> Tensor:
-        """``gate_gap(routing.probs)``, reusing the router's top-k when it ranked ``probs``."""
-        probs_TE = routing.probs
-        if (routing.kind != 'token_choice' or routing.selection_scores is not probs_TE
-                or probs_TE.shape[1] == 1 or probs_TE.shape[0] == 0):
-            return gate_gap(probs_TE)
-        p_TE = probs_TE.detach().float()
-        first_T1 = routing.experts[:, :1]
-        top1_T = p_TE.gather(1, first_T1).squeeze(1)
-        if routing.experts.shape[1] >= 2:
-            top2_T = p_TE.gather(1, routing.experts[:, 1:2]).squeeze(1)
-        else:
-            num_tokens, num_experts = p_TE.shape
-            flat_T = torch.arange(0, num_tokens * num_experts, num_experts,
-                                  device=p_TE.device) + first_T1[:, 0]
-            top2_T = p_TE.clone().view(-1).index_fill_(0, flat_T, float('-inf')).view(
-                num_tokens, num_experts).amax(dim=1)
-        return top1_T - top2_T
-
     def _per_slot(self, t_TE: Tensor) -> Tensor:
         """(T, E) -> (T, E*S): repeat each expert's column over its slots."""
         if self.slots_per_expert == 1:
@@ -523,8 +373,17 @@ class MoELayer(nn.Module):
         return t_TE.repeat_interleave(self.slots_per_expert, dim=1)
 
     def _router_logits(self, x_TD: Tensor, modality_ids_T: Tensor) -> Tensor:
+        """(T, E*S) logits, each token scored by its modality's router."""
         if len(self.routers) == 1:
             return self.routers[0](x_TD)
+        num_tokens = x_TD.shape[0]
+        if num_tokens < 2 or bool((modality_ids_T[1:] >= modality_ids_T[:-1]).all()):
+            # Modality-major tokens (forward_maps, placements): contiguous blocks, so split /
+            # cat instead of a gather and a scatter per router (whose backward would be one
+            # zero-filled (T, D) gradient and a scatter-add per router).
+            counts = torch.bincount(modality_ids_T, minlength=len(self.routers)).tolist()
+            return torch.cat([router(part) for router, part in
+                              zip(self.routers, torch.split(x_TD, counts))])
         parts = []
         for m, router in enumerate(self.routers):
             ids = torch.nonzero(modality_ids_T == m).squeeze(1)
@@ -543,70 +402,19 @@ class MoELayer(nn.Module):
         self.last_stats = {}
         return y_TD, MoERecord(experts=None, gates=None, probs=None, logits=None)
 
-    def _run_experts(self, x_TD: Tensor, routing: Routing, routed_T: Tensor, sample_ids: Tensor,
-                     num_samples: int, spatial_shape) -> Tuple[Tensor, Tensor, int]:
-        """Returns ``(y_TD, expert_load_E, num_dropped)``."""
+    def _run_experts(self, x_TD: Tensor, routing: Routing, routed_T: Optional[Tensor],
+                     sample_ids: Tensor, num_samples: int,
+                     spatial_shape: Optional[Tuple[int, int, int]]) -> Tuple[Tensor, Tensor, int]:
+        """Returns ``(y_TD, expert_load_E, num_dropped)`` (expert_paths.py)."""
         if routing.kind == 'token_choice':
-            return self._run_token_choice(x_TD, routing, routed_T, spatial_shape)
+            return run_token_choice(self.experts, self._kind_ranges, x_TD, routing, routed_T,
+                                    self.num_experts, self.capacity_factor, spatial_shape,
+                                    self.global_pool)
         if routing.kind == 'expert_choice':
-            return self._run_expert_choice(x_TD, routing, spatial_shape)
-        return self._run_soft(x_TD, routing, sample_ids, num_samples)
-
-    def _run_token_choice(self, x_TD, routing, routed_T, spatial_shape):
-        plan = plan_dispatch(routing.experts, routing.gates, self.num_experts, routed_T,
-                             self.capacity_factor)
-        if set(self.experts) == {'ffn'}:
-            y_SD = self.experts['ffn'](dispatch(x_TD, plan), plan.counts)
-        else:
-            outs, row = [], 0
-            for kind, (start, end) in self._kind_ranges.items():
-                counts = plan.counts[start:end]
-                token_ids = plan.token_index_S[row:row + sum(counts)]
-                row += sum(counts)
-                features = feature_builder(kind, x_TD, spatial_shape, self.global_pool)(token_ids)
-                outs.append(self.experts[kind](features, counts))
-            y_SD = torch.cat(outs)
-        y_TD = combine(y_SD, routing.gates, plan)
-        load_E = torch.tensor(plan.counts, dtype=torch.float64)
-        return y_TD, load_E, plan.num_dropped
-
-    def _run_expert_choice(self, x_TD, routing, spatial_shape):
-        token_index_EC, gates_EC = routing.token_index, routing.expert_gates
-        capacity = token_index_EC.shape[1]
-        outs = []
-        for kind, (start, end) in self._kind_ranges.items():
-            token_ids = token_index_EC[start:end].reshape(-1)
-            features = feature_builder(kind, x_TD, spatial_shape, self.global_pool)(token_ids)
-            outs.append(self.experts[kind].forward_batched(
-                features.view(end - start, capacity, features.shape[-1])))
-        y_ECD = torch.cat(outs)
-        weighted = (y_ECD * gates_EC[..., None].to(y_ECD.dtype)).reshape(-1, y_ECD.shape[-1])
-        # A token may be picked by several experts; index_add is deterministic on CPU (and on
-        # GPU under torch.use_deterministic_algorithms). Token choice never scatters.
-        y_TD = y_ECD.new_zeros(x_TD.shape[0], y_ECD.shape[-1]).index_add(
-            0, token_index_EC.reshape(-1), weighted)
-        load_E = torch.full((self.num_experts,), float(capacity), dtype=torch.float64)
-        return y_TD, load_E, 0
-
-    def _run_soft(self, x_TD, routing, sample_ids, num_samples):
-        dispatch_TL, combine_TL = routing.dispatch_weights, routing.combine_weights
-        num_slots = dispatch_TL.shape[1]
-        dt = x_TD.dtype
-        token_ids_per_sample = [torch.nonzero(sample_ids == b).squeeze(1)
-                                for b in range(num_samples)]
-        slots_BLD = torch.stack([dispatch_TL[ids].t().to(dt) @ x_TD[ids]
-                                 for ids in token_ids_per_sample])
-        e, s = self.num_experts, self.slots_per_expert
-        slots_ENd = slots_BLD.view(num_samples, e, s, -1).permute(1, 0, 2, 3).reshape(
-            e, num_samples * s, -1)
-        y_ENd = self.experts['ffn'].forward_batched(slots_ENd)
-        y_BLD = y_ENd.view(e, num_samples, s, -1).permute(1, 0, 2, 3).reshape(
-            num_samples, num_slots, -1)
-        y_TD = y_BLD.new_zeros(x_TD.shape[0], y_BLD.shape[-1])
-        for b, ids in enumerate(token_ids_per_sample):
-            y_TD = y_TD.index_put((ids,), combine_TL[ids].to(y_BLD.dtype) @ y_BLD[b])
-        load_E = routing.probs.detach().double().sum(0).cpu()
-        return y_TD, load_E, 0
+            return run_expert_choice(self.experts, self._kind_ranges, x_TD, routing,
+                                     self.num_experts, spatial_shape, self.global_pool)
+        return run_soft(self.experts['ffn'], x_TD, routing, sample_ids, num_samples,
+                        self.num_experts, self.slots_per_expert)
 
     # ----------------------------------------------------------------------------- reference
     def reference_forward(self, x_TD: Tensor, experts_TK: Tensor, gates_TK: Tensor,

@@ -83,3 +83,14 @@ def test_nuscenes_placement_configs_build_on_the_nuscenes_grid(path):
     assert model.grid.shape == (512, 512)
     placement = osp.basename(path).split('_cam')[0].split('-', 2)[2]  # e.g. mid_before
     assert type(model.fusion).__name__.lower() == placement.replace('_', '') + 'fusion'
+
+
+def test_demo_staged_config_upcycles_from_a_generalist_as_wide_as_an_expert():
+    from fusion_moe.engine.hooks import StagedMoETrainingHook
+    from fusion_moe.registry import HOOKS
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'demo', 'moe_mid_after_staged.py'))
+    model = MODELS.build(cfg.model)
+    layer = model.fusion.moe.moe
+    assert layer.generalist.fc1.out_features == layer.experts['ffn'].hidden_channels
+    hooks = [HOOKS.build(h) for h in cfg.custom_hooks]
+    assert isinstance(hooks[0], StagedMoETrainingHook) and hooks[0].dense_epochs == 6

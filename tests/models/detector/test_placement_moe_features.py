@@ -10,6 +10,7 @@ from mmdet3d.registry import MODELS
 from mmdet3d.structures import Det3DDataSample
 from mmengine.logging import MMLogger
 
+from fusion_moe.engine import load_model_weights
 from fusion_moe.engine.hooks import RoutingCaptureHook, StagedMoETrainingHook
 from fusion_moe.models.fusion import reliability_targets
 from fusion_moe.models.moe import find_moe_layers
@@ -183,14 +184,17 @@ def test_staged_training_on_a_detector_freezes_the_trunk_and_its_batchnorm(det):
                                              for p in layer.routers.parameters())
 
 
-def test_fuser_era_checkpoints_load_into_the_composed_detector(det):
+def test_fuser_era_checkpoints_load_into_the_composed_detector(det, tmp_path):
     model = _build(det.tiny_model_cfg())
     old = {('fuser.' + k[len('fusion.fuser.'):] if k.startswith('fusion.fuser.') else k): v
            for k, v in model.state_dict().items()}
     assert any(k.startswith('fuser.') for k in old)
     fresh = _build(det.tiny_model_cfg(), seed=1)
-    fresh.load_state_dict(old, strict=True)
+    fresh.load_state_dict(copy.deepcopy(old), strict=True)
     torch.testing.assert_close(fresh.fusion.fuser.fuse[0].weight, model.fusion.fuser.fuse[0].weight)
+    path = tmp_path / 'fuser_era.pth'
+    torch.save({'state_dict': old}, path)
+    load_model_weights(_build(det.tiny_model_cfg(), seed=2), str(path), strict=True)
 
 
 def test_fusion_and_fuser_together_are_refused(det):
@@ -202,3 +206,20 @@ def test_fusion_and_fuser_together_are_refused(det):
     cfg['fusion']['moe']['in_channels'] = 99
     with pytest.raises(ValueError, match='mid_after.moe.in_channels'):
         _build(cfg)
+
+
+def test_robustness_context_mode_override_reaches_the_placement(det):
+    """tools/robustness.py --context-mode off / oracle on a model built with oracle bias."""
+    from fusion_moe.evaluation.robustness.context_mode import apply_context_mode
+    model = _build(det.tiny_placement_cfg('mid_after', context_bias='oracle'))
+    _randomise_context_tables(model)
+    model.eval()
+    data = _with_context(model.data_preprocessor(det.make_batch(), False), NIGHT_RAIN)
+    with torch.no_grad():
+        model(**data, mode='tensor')
+        oracle = model.last_routing_records['mid_after'].probs
+        assert apply_context_mode(model, 'off') == ('off', '--context-mode')
+        assert model.fusion.context_mode == 'off'
+        model(**data, mode='tensor')
+        off = model.last_routing_records['mid_after'].probs
+    assert not torch.allclose(oracle, off)

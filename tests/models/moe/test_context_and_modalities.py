@@ -117,6 +117,30 @@ def test_each_modality_has_its_own_router():
         layer(x, modality_ids=torch.full((30,), 3))
 
 
+def test_modality_major_and_interleaved_tokens_get_the_same_logits_and_gradients():
+    # Modality-major tokens (as forward_maps lays them out) take a split/cat path, interleaved
+    # ones a gather/scatter path; a token's logits and gradients must not depend on which.
+    torch.manual_seed(0)
+    layer = MoELayer(8, 16, 4, modalities=('camera', 'lidar', 'radar'))
+    modality_ids = torch.tensor([0] * 7 + [1] * 0 + [2] * 9)  # lidar absent: an empty block
+    x = torch.randn(16, 8)
+    order = torch.randperm(16)
+
+    def logits_and_grad(ids, tokens):
+        tokens = tokens.clone().requires_grad_(True)
+        logits = layer._router_logits(tokens, ids)
+        (logits * torch.arange(1.0, 5.0)).sum().backward()
+        return logits, tokens.grad
+
+    sorted_logits, sorted_grad = logits_and_grad(modality_ids, x)
+    mixed_logits, mixed_grad = logits_and_grad(modality_ids[order], x[order])
+    torch.testing.assert_close(mixed_logits, sorted_logits[order])
+    torch.testing.assert_close(mixed_grad, sorted_grad[order])
+    for m in (0, 2):
+        torch.testing.assert_close(sorted_logits[modality_ids == m],
+                                   layer.routers[m](x[modality_ids == m]))
+
+
 def test_expert_groups_keep_each_modality_inside_its_group():
     groups = {'camera': [0, 1], 'lidar': [2, 3], 'radar': [1, 4]}
     layer = MoELayer(8, 16, 5, modalities=('camera', 'lidar', 'radar'), expert_groups=groups,

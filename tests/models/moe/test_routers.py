@@ -78,11 +78,34 @@ def test_expert_choice_never_picks_invalid_tokens():
     assert routing.token_index.shape[1] == math.ceil(10 / 4)
 
 
-def test_laplace_logits_are_negative_scaled_squared_distances():
-    router = LaplaceRouter(5, 3, scale=0.5, init_std=1.0)
+def test_laplace_router_scores_by_the_distance_itself_as_fusemoe_does():
+    # FuseMoE's Laplace gate: softmax over -||m_e - x||_2, unscaled by default.
+    router = LaplaceRouter(5, 3, init_std=1.0)
+    assert router.distance == 'l2' and router.scale == 1.0
+    x = torch.randn(7, 5) * 2.0
+    distance_TE = torch.cdist(x, router.expert_embeddings)
+    torch.testing.assert_close(router(x), -distance_TE, rtol=1e-4, atol=1e-4)
+    # The kernel is exp(-distance): probabilities are proportional to it.
+    probs = router.route(router(x)).probs
+    kernel = torch.exp(-distance_TE)
+    torch.testing.assert_close(probs, kernel / kernel.sum(1, keepdim=True), rtol=1e-4, atol=1e-6)
+
+
+def test_laplace_router_with_squared_distance_is_the_gaussian_kernel():
+    router = LaplaceRouter(5, 3, distance='squared', scale=0.5, init_std=1.0)
     x = torch.randn(7, 5)
     expected = -0.5 * torch.cdist(x, router.expert_embeddings).square()
     torch.testing.assert_close(router(x), expected, rtol=1e-4, atol=1e-4)
+    assert LaplaceRouter(16, 3, distance='squared').scale == pytest.approx(0.25)  # 1/sqrt(D)
+    with pytest.raises(ValueError, match='distance'):
+        LaplaceRouter(5, 3, distance='l1')
+
+
+def test_laplace_distance_has_a_finite_gradient_on_an_expert_embedding():
+    router = LaplaceRouter(4, 2, init_std=1.0)
+    x = router.expert_embeddings.detach()[:1].clone().requires_grad_(True)
+    router(x).sum().backward()
+    assert torch.isfinite(x.grad).all() and torch.isfinite(router.expert_embeddings.grad).all()
 
 
 def test_cosine_router_scores_on_a_hypersphere_with_a_clamped_temperature():
