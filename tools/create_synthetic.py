@@ -30,6 +30,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--lidar-sweeps', type=int, default=9,
                         help='LiDAR sweeps between keyframes (9 = 20 Hz as nuScenes)')
     parser.add_argument('--radar-hz', type=float, default=13.0, help='radar scan rate')
+    parser.add_argument('--workers', type=int, default=0,
+                        help='scenes simulated in parallel processes (0: one per core, at most '
+                             '4; the set is the same for any number)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace an existing synthetic set at --out')
     return parser.parse_args(argv)
@@ -43,7 +46,7 @@ def main(argv=None) -> int:
         args.out, num_scenes=args.scenes, samples_per_scene=args.samples_per_scene,
         seed=args.seed, image_size=tuple(args.image_size), night_share=args.night_share,
         rain_share=args.rain_share, lidar_sweeps=args.lidar_sweeps, radar_hz=args.radar_hz,
-        overwrite=args.overwrite)
+        workers=args.workers, overwrite=args.overwrite)
     seconds = time.perf_counter() - start
     keyframes = args.scenes * args.samples_per_scene
     print(f'wrote {version} with {args.scenes} scenes x {args.samples_per_scene} samples to '

@@ -133,13 +133,20 @@ def latest_checkpoint(work_dir: Path) -> Optional[Path]:
 
 
 def make_data(root: Path) -> str:
-    from fusion_moe.data.synthetic import generate_dataset
+    """Reuse the synthetic set at ``root`` if the current generator made it; remake a stale one
+    (an older generator version) with its info files, so sets are never mixed."""
+    from fusion_moe.data.synthetic import generate_dataset, stale_reason
     tables = sorted(root.glob('v1.0-*/sample.json'))
-    if tables:
+    stale = stale_reason(str(root))
+    if tables and stale is None:
         print(f'reusing {root}/{tables[0].parent.name}')
         return tables[0].parent.name
     start = time.time()
-    version = generate_dataset(str(root))
+    if stale is not None:
+        print(f'{stale}: remaking the set and its info files')
+        for split in ('train', 'val'):
+            (root / f'nuscenes_infos_{split}.pkl').unlink(missing_ok=True)
+    version = generate_dataset(str(root), overwrite=stale is not None)
     print(f'wrote {root}/{version} in {time.time() - start:.0f} s')
     return version
 

@@ -33,14 +33,22 @@ def ensure_synthetic_data(out_root: str, num_scenes: int = 10, samples_per_scene
                           seed: int = 0, **options) -> None:
     """Make the synthetic nuScenes set and its info files if they are missing (logged)."""
     from fusion_moe.data.create_infos import create_nuscenes_infos
-    from fusion_moe.data.synthetic import generate_dataset, version_for
+    from fusion_moe.data.synthetic import generate_dataset, stale_reason, version_for
     version = version_for(num_scenes)
-    if not osp.isdir(osp.join(out_root, version)):
-        print_log(f'{out_root}/{version} is missing: generating the synthetic nuScenes set '
-                  f'({num_scenes} scenes x {samples_per_scene} samples, seed {seed})',
+    stale = stale_reason(out_root)
+    if stale is not None:  # made by an older generator: remade, never mixed
+        print_log(f'{stale}: remaking the synthetic set and its info files', logger='current',
+                  level=logging.WARNING)
+        for split in ('train', 'val'):
+            if osp.isfile(osp.join(out_root, f'nuscenes_infos_{split}.pkl')):
+                os.remove(osp.join(out_root, f'nuscenes_infos_{split}.pkl'))
+    if stale is not None or not osp.isdir(osp.join(out_root, version)):
+        print_log(f'{out_root}/{version} is missing or stale: generating the synthetic nuScenes '
+                  f'set ({num_scenes} scenes x {samples_per_scene} samples, seed {seed})',
                   logger='current', level=logging.WARNING)
         version = generate_dataset(out_root, num_scenes=num_scenes,
-                                   samples_per_scene=samples_per_scene, seed=seed, **options)
+                                   samples_per_scene=samples_per_scene, seed=seed,
+                                   **{'overwrite': stale is not None, **options})
     pkls = [osp.join(out_root, f'nuscenes_infos_{s}.pkl') for s in ('train', 'val')]
     if not all(osp.isfile(p) for p in pkls):
         print_log(f'info files missing in {out_root}: running create_nuscenes_infos',

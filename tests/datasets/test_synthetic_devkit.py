@@ -168,8 +168,11 @@ def test_attributes_visibility_and_categories_are_nuscenes(synth):
 
 
 def test_radar_returns_carry_radial_ego_compensated_velocities(synth):
+    """Returns flagged moving inside a moving box carry that box's radial velocity along the
+    line of sight, as a Doppler radar measures it: with noise (never exact), and a small share
+    of outliers (returns of another object or false alarms falling into the box)."""
     root, _, nusc = synth
-    checked = 0
+    errors = []
     RadarPointCloud.disable_filters()
     try:
         for sample in nusc.sample[::2]:
@@ -186,7 +189,7 @@ def test_radar_returns_carry_radial_ego_compensated_velocities(synth):
                 sensor = _global_points(nusc, sd_token, np.zeros((1, 3)))[0, :2]
                 v_comp = pc[8:10].T @ rot.T
                 for box, velocity in boxes:
-                    if not np.isfinite(velocity).all():
+                    if not np.isfinite(velocity).all() or np.linalg.norm(velocity) < 1.0:
                         continue
                     # returns flagged moving (0) or oncoming (2): Doppler of a moving object
                     moving = np.isin(pc[3], (0, 2))
@@ -194,13 +197,18 @@ def test_radar_returns_carry_radial_ego_compensated_velocities(synth):
                     for p in np.flatnonzero(inside):
                         los = pts[p, :2] - sensor
                         los /= np.linalg.norm(los)
-                        expected = (velocity @ los) * los
+                        # the velocity is a vector along the line of sight
+                        assert abs(np.cross(los, v_comp[p])) < 1e-3 * (
+                            1.0 + np.linalg.norm(v_comp[p]))
                         # a point sees the object at the radar time, the box is at the sample
-                        np.testing.assert_allclose(v_comp[p], expected, atol=0.35)
-                        checked += 1
+                        errors.append(abs(v_comp[p] @ los - velocity @ los))
     finally:
         RadarPointCloud.default_filters()
-    assert checked > 20
+    errors = np.array(errors)
+    assert len(errors) > 20
+    assert np.mean(errors < 0.5) > 0.7
+    assert np.median(errors) < 0.3
+    assert np.median(errors) > 0.01  # measured with noise, not copied from the ground truth
 
 
 def test_default_devkit_radar_filters_keep_object_returns(synth):

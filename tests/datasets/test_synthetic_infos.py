@@ -63,15 +63,16 @@ def test_keyframe_lidar_inside_boxes_matches_num_lidar_pts(loaded):
 
 
 def test_radar_returns_lie_near_objects(loaded):
-    """Object returns dominate: most radar points lie within 3 m of some box centre or are
-    static clutter (small compensated speed)."""
+    """Moving returns come from moving objects: most radar points with a compensated speed
+    above 1 m/s lie within 4 m of some box centre (the rest are what a real radar adds:
+    multipath ghosts a few metres behind a moving object, and false alarms)."""
     info, r = loaded
     radar = r['radar_points']
     centres = np.array([inst['bbox_3d'][:2] for inst in info['instances']])
     dist = np.min(np.linalg.norm(radar[:, None, :2] - centres[None], axis=2), axis=1)
     moving = np.hypot(radar[:, 4], radar[:, 5]) > 1.0
     assert moving.any()
-    assert np.mean(dist[moving] < 4.0) > 0.8  # moving returns come from (moving) objects
+    assert np.mean(dist[moving] < 4.0) > 0.7
 
 
 def test_ground_truth_scores_perfect_boxes_through_nuscenes_metric(synth_root):

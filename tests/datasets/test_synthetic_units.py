@@ -14,7 +14,7 @@ from fusion_moe.data.synthetic.camera import CameraRenderer
 from fusion_moe.data.synthetic.geometry import invert_pose, transform_points
 from fusion_moe.data.synthetic.lidar import GROUND, NUM_AZIMUTHS, NUM_BEAMS, cast_scan
 from fusion_moe.data.synthetic.naming import scene_names
-from fusion_moe.data.synthetic.radar import PCD_DTYPE, encode_radar_pcd
+from fusion_moe.data.synthetic.radar_pcd import PCD_DTYPE, encode_radar_pcd
 from fusion_moe.data.synthetic.rig import build_rig
 from fusion_moe.data.synthetic.world import WorldParts
 from fusion_moe.structures import context_from_description
@@ -180,6 +180,8 @@ def test_unknown_options_and_bad_counts_are_rejected(tmp_path):
         generate_dataset(str(tmp_path), num_scenes=2, seed=-1)
     with pytest.raises(ValueError, match='image_size'):
         generate_dataset(str(tmp_path), num_scenes=2, image_size=(8, 8))
+    with pytest.raises(ValueError, match='workers'):
+        generate_dataset(str(tmp_path), num_scenes=2, workers=-1)
     assert not os.listdir(tmp_path)  # nothing written for rejected arguments
 
 
@@ -196,12 +198,12 @@ def test_refuses_to_delete_a_folder_it_did_not_write(tmp_path):
 def rates_sets(tmp_path_factory):
     a = tmp_path_factory.mktemp('synth_rates_a')
     b = tmp_path_factory.mktemp('synth_rates_b')
-    make_set(a, seed=5, **RATES_SET)
-    make_set(b, seed=5, **RATES_SET)
+    make_set(a, seed=5, workers=1, **RATES_SET)  # scenes one after the other in this process
+    make_set(b, seed=5, workers=2, **RATES_SET)  # scenes in two forked worker processes
     return str(a), str(b)
 
 
-def test_same_seed_gives_byte_identical_sets(rates_sets, tmp_path):
+def test_same_seed_gives_byte_identical_sets_for_any_number_of_workers(rates_sets, tmp_path):
     a, b = rates_sets
     files_a, files_b = files_under(a), files_under(b)
     assert sorted(files_a) == sorted(files_b)
@@ -245,7 +247,7 @@ def test_sensor_rates_and_layout_follow_nuscenes(rates_sets):
 
 
 # ---- CLI and timing API ----------------------------------------------------------------------
-def test_cli_writes_a_set_the_devkit_loads(tmp_path, capsys):
+def test_cli_writes_a_set_the_devkit_loads_and_reports_progress(tmp_path, capsys, caplog):
     import importlib.util
     from nuscenes import NuScenes
     spec = importlib.util.spec_from_file_location(
@@ -254,9 +256,13 @@ def test_cli_writes_a_set_the_devkit_loads(tmp_path, capsys):
     cli = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cli)
     out = tmp_path / 'synth'
-    assert cli.main(['--out', str(out), '--scenes', '2', '--samples-per-scene', '2',
-                     '--seed', '1', '--image-size', '64', '36', '--lidar-sweeps', '0']) == 0
+    with caplog.at_level('INFO', logger='fusion_moe.data.synthetic.generator'):
+        assert cli.main(['--out', str(out), '--scenes', '2', '--samples-per-scene', '2',
+                         '--seed', '1', '--image-size', '64', '36', '--lidar-sweeps', '0']) == 0
     assert capsys.readouterr().out.strip().endswith('v1.0-mini')
+    progress = [r.getMessage() for r in caplog.records if 'ETA' in r.getMessage()]
+    assert len(progress) == 2  # one line per scene: keyframes done, rate and time left
+    assert '2/4 keyframes' in progress[0] and '4/4 keyframes' in progress[1]
     nusc = NuScenes('v1.0-mini', str(out), verbose=False)
     assert len(nusc.sample) == 4
     with pytest.raises(FileExistsError, match='overwrite'):

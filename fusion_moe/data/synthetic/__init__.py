@@ -6,5 +6,7 @@ CLI: ``python tools/create_synthetic.py --out data/synth --scenes N --samples-pe
 """
 from .generator import generate_dataset, generate_keyframe_timing
 from .naming import scene_identities, version_for
+from .set_version import GENERATOR_VERSION, stale_reason
 
-__all__ = ['generate_dataset', 'generate_keyframe_timing', 'scene_identities', 'version_for']
+__all__ = ['GENERATOR_VERSION', 'generate_dataset', 'generate_keyframe_timing', 'scene_identities',
+           'stale_reason', 'version_for']

@@ -2,13 +2,25 @@
 and the scene's parts (all numpy; written by hand because no maintained library casts LiDAR
 rays against a box world on CPU without a GPU or a game engine).
 
-One scan = 32 beams (elevation -30.67 deg to +10.67 deg in 1.33 deg steps) x 1084 azimuth
-steps (20 Hz), about 34.7k rays, as the real sensor (the real fixture scan has 34,688 points).
-Output points are in the LiDAR frame (x, y, z in metres), with intensity 0-255 and the ring
-(beam index, 0 = lowest beam), like nuScenes' ``.pcd.bin`` files. Not modelled: the rolling
-shutter of the spin (each scan is taken at one instant) and returns from the ego body.
+One scan = 32 beams (elevation -30.67 deg to +10.67 deg in 1.33 deg steps, the HDL-32E
+datasheet's pattern) x 1084 azimuth steps (20 Hz), 34,688 rays. Output points are in the LiDAR
+frame (x, y, z in metres), with intensity 0-255 and the ring (beam index, 0 = lowest beam),
+like nuScenes' ``.pcd.bin`` files.
+
+Set against the real fixture scan (``shared/data/nuscenes-real/lidar``, 34,688 points):
+- nuScenes writes a point for every ray, 1084 per ring: rays without an echo (sky, beyond
+  range, dropouts, too weak) and echoes closer than the sensor's minimum range are written at
+  a few centimetres to 1 m from the sensor (23 % of the real scan lies within 1 m, on the
+  upward rings and the lowest rings that look at the car's roof); we write them the same way.
+- the lowest rings see the ego car: its roof within 1 m (written as above) and its bonnet at
+  1-3.5 m (rings 4-8 in the real scan); ``EGO_BODY_EGO`` is the car's outline for that.
+- range noise 2 cm (HDL-32E datasheet accuracy < 2 cm), 2 % random dropouts (8 % in rain).
+- intensity: reflectivity x incidence x range falloff with speckle (log-normal, sigma 0.45):
+  real median 12 (10th / 90th percentile 3 / 48), ground median 11.
+Not modelled: the rolling shutter of the spin (each scan is taken at one instant).
 """
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -22,7 +34,16 @@ ELEVATIONS_RAD = np.deg2rad(-30.67 + 1.3333 * np.arange(NUM_BEAMS))
 MAX_RANGE_M = 100.0
 RANGE_NOISE_M = 0.02
 GROUND = -3   # owner id of ground returns
-NO_HIT = -2   # owner id of rays without a return
+NO_HIT = -2   # owner id of rays without a return (written near the sensor, see above)
+EGO = -4      # owner id of returns from the ego car's body
+MIN_RANGE_M = 1.0          # echoes closer than this are written as no-returns
+NEAR_POINT_RANGE_M = (0.02, 0.95)  # where no-return rays are written [m] (real fixture)
+SPECKLE_SIGMA = 0.45       # log-normal intensity speckle (real fixture's intensity spread)
+INTENSITY_GAIN = 0.4       # reflectivity 1 at normal incidence and short range -> 102
+EGO_REFLECTIVITY = 0.3
+# ego car body (Renault Zoe, nuScenes' car) as boxes in the ego frame: centre (x, y, z) and
+# half extents [m]: the lower body with the bonnet, and the cabin
+EGO_BODY_EGO = (((1.25, 0.0, 0.62), (2.05, 0.87, 0.33)), ((1.0, 0.0, 1.2), (0.9, 0.6, 0.25)))
 _AZ0 = -np.pi
 _DAZ = 2.0 * np.pi / NUM_AZIMUTHS
 _AZIMUTHS = _AZ0 + _DAZ * (np.arange(NUM_AZIMUTHS) + 0.5)
@@ -109,8 +130,28 @@ def _cast_parts(parts: WorldParts, ranges: np.ndarray, owner: np.ndarray, refl: 
         cos_inc[r_idx, c_idx] = cos_hit
 
 
+def ego_body_ranges(lidar_T_ego: np.ndarray) -> np.ndarray:
+    """(32, 1084) range [m] at which each ray meets the ego car's body (``EGO_BODY_EGO``),
+    inf where it does not. The body surrounds the sensor's footprint, which the windowed
+    caster of ``_cast_parts`` does not handle, and never moves: one slab test per rig."""
+    out = np.full((NUM_BEAMS, NUM_AZIMUTHS), np.inf, dtype=np.float32)
+    rot = lidar_T_ego[:3, :3]
+    d = DIRS @ rot  # ray directions in the ego frame (rot is orthonormal)
+    origin = -lidar_T_ego[:3, :3].T @ lidar_T_ego[:3, 3]  # LiDAR origin in the ego frame
+    with np.errstate(divide='ignore', invalid='ignore'):
+        for centre, half in EGO_BODY_EGO:
+            lo = (np.array(centre) - half - origin) / d
+            hi = (np.array(centre) + half - origin) / d
+            t_in = np.minimum(lo, hi).max(axis=-1)
+            t_out = np.maximum(lo, hi).min(axis=-1)
+            hit = (t_out >= t_in) & (t_out > 0.0)
+            out = np.minimum(out, np.where(hit, np.maximum(t_in, 0.0), np.inf))
+    return out
+
+
 def cast_scan(parts_lidar: WorldParts, road_T_lidar: np.ndarray, sensor_height_m: float,
-              wet: bool, rng: np.random.Generator) -> LidarScan:
+              wet: bool, rng: np.random.Generator,
+              ego_body_m: Optional[np.ndarray] = None) -> LidarScan:
     """Simulate one scan.
 
     Args:
@@ -119,6 +160,7 @@ def cast_scan(parts_lidar: WorldParts, road_T_lidar: np.ndarray, sensor_height_m
         sensor_height_m: height of the LiDAR origin above the ground [m].
         wet: rain: darker ground, more dropouts and a few near-range spray returns.
         rng: noise source (range noise, dropouts, intensity noise).
+        ego_body_m: (32, 1084) ranges to the ego car's body (``ego_body_ranges``), or None.
     """
     shape = (NUM_BEAMS, NUM_AZIMUTHS)
     ranges = np.full(shape, np.inf, dtype=np.float32)
@@ -130,6 +172,12 @@ def cast_scan(parts_lidar: WorldParts, road_T_lidar: np.ndarray, sensor_height_m
     ranges[down] = ground_r[:, None]
     owner[down] = GROUND
     cos_inc[down] = np.sin(-ELEVATIONS_RAD[down])[:, None]
+    if ego_body_m is not None:
+        body = ego_body_m < ranges
+        ranges[body] = ego_body_m[body]
+        owner[body] = EGO
+        refl[body] = EGO_REFLECTIVITY
+        cos_inc[body] = 0.5
     with np.errstate(divide='ignore', invalid='ignore'):  # axis-parallel rays: +-inf slabs
         _cast_parts(parts_lidar, ranges, owner, refl, cos_inc)
 
@@ -139,18 +187,25 @@ def cast_scan(parts_lidar: WorldParts, road_T_lidar: np.ndarray, sensor_height_m
     surf = surface_at(road_xy[:, 0], road_xy[:, 1])
     refl[ground] = SURFACE_REFLECTIVITY['wet' if wet else 'dry'][surf]
 
-    valid = (ranges < MAX_RANGE_M)
+    valid = (ranges < MAX_RANGE_M) & (ranges >= MIN_RANGE_M)
     drop_p = 0.08 if wet else 0.02
     valid &= rng.random(shape) >= drop_p
-    intensity = (refl * 255.0 * (0.35 + 0.65 * cos_inc) * (1.0 - ranges / 250.0).clip(0.2, 1.0)
-                 + rng.normal(0.0, 1.5, shape))
+    speckle = np.exp(SPECKLE_SIGMA * rng.standard_normal(shape, dtype=np.float32))
+    intensity = (refl * (255.0 * INTENSITY_GAIN) * (0.35 + 0.65 * cos_inc)
+                 * (1.0 - ranges / 250.0).clip(0.2, 1.0) * speckle)
     valid &= intensity > 0.5  # too weak an echo: no return
-    r = ranges[valid] + rng.normal(0.0, RANGE_NOISE_M, int(valid.sum()))
-    xyz = DIRS[valid] * r[:, None]
-    rings = np.broadcast_to(np.arange(NUM_BEAMS)[:, None], shape)[valid]
-    points = np.concatenate([xyz, np.round(intensity[valid]).clip(0, 255)[:, None],
-                             rings[:, None]], axis=1).astype(np.float32)
-    hit_owner = owner[valid]
+    noise = rng.standard_normal(shape, dtype=np.float32)
+    lo, hi = NEAR_POINT_RANGE_M
+    r = np.where(valid, ranges + RANGE_NOISE_M * noise,
+                 lo + (hi - lo) * rng.random(shape, dtype=np.float32))
+    # no-returns as nuScenes writes them: near the sensor, weak (real median intensity 13; the
+    # same normal draw serves, the two uses never meet on one ray)
+    intensity = np.where(valid, intensity, 13.0 * np.exp(noise))
+    xyz = DIRS * r[..., None]
+    rings = np.broadcast_to(np.arange(NUM_BEAMS)[:, None], shape)
+    points = np.concatenate([xyz.reshape(-1, 3), np.round(intensity).clip(0, 255).reshape(-1, 1),
+                             rings.reshape(-1, 1)], axis=1).astype(np.float32)
+    hit_owner = np.where(valid, owner, NO_HIT).reshape(-1)
     if wet:  # spray and drops: a few weak returns within 1-4 m
         n = int(rng.integers(50, 150))
         az = rng.uniform(-np.pi, np.pi, n)

@@ -39,8 +39,10 @@ class ClassModel:
         size_std: per-dimension standard deviation in metres.
         parts: shape parts, see ``Part``.
         palette: BGR colours the 'paint' material is drawn from (one per instance).
-        rcs_dbsm: mean radar cross-section in dBsm.
-        radar_returns: mean number of radar returns at 20 m (Poisson, falls with range).
+        rcs_dbsm: mean radar cross-section at 77 GHz in dBsm (typical published figures:
+            car about 10, truck and bus 15-25, motorcycle 0-5, pedestrian about -10, cone
+            below -10), set so that the real keyframe's detection rates by class and range are
+            met (see radar_ars408, [KF]).
         variants: other nuScenes categories of the same detection class, as
             (category, probability, (length, width, height) scale of the size prior); the main
             category takes the remaining probability.
@@ -51,7 +53,6 @@ class ClassModel:
     parts: Tuple[Part, ...]
     palette: Tuple[Tuple[int, int, int], ...]
     rcs_dbsm: float
-    radar_returns: float
     variants: Tuple[Tuple[str, float, Tuple[float, float, float]], ...] = ()
 
 
@@ -67,27 +68,27 @@ CLASS_MODELS: Dict[str, ClassModel] = {
          (-0.32, 0.18, -0.45, 0.45, 0.58, 1.0, 'glass'),
          (0.24, 0.40, -0.5, 0.5, 0.0, 0.20, 'tyre'),
          (-0.40, -0.24, -0.5, 0.5, 0.0, 0.20, 'tyre')),
-        _CAR_COLOURS, 10.0, 3.0),
+        _CAR_COLOURS, 10.0),
     'truck': ClassModel(
         'vehicle.truck', (7.0, 2.5, 3.0), (1.2, 0.15, 0.4),
         ((0.28, 0.5, -0.5, 0.5, 0.15, 0.85, 'paint'),
          (-0.5, 0.26, -0.5, 0.5, 0.15, 1.0, 'metal'),
          (0.30, 0.42, -0.5, 0.5, 0.0, 0.15, 'tyre'),
          (-0.42, -0.22, -0.5, 0.5, 0.0, 0.15, 'tyre')),
-        ((230, 230, 230), (40, 40, 160), (140, 80, 30)), 20.0, 5.0),
+        ((230, 230, 230), (40, 40, 160), (140, 80, 30)), 18.0),
     'trailer': ClassModel(
         'vehicle.trailer', (12.0, 2.6, 3.8), (1.5, 0.1, 0.3),
         ((-0.5, 0.5, -0.5, 0.5, 0.30, 1.0, 'metal'),
          (-0.45, -0.25, -0.5, 0.5, 0.0, 0.30, 'tyre'),
          (0.30, 0.34, -0.35, 0.35, 0.0, 0.30, 'pole')),
-        ((210, 210, 210), (60, 120, 180), (90, 90, 90)), 22.0, 5.0),
+        ((210, 210, 210), (60, 120, 180), (90, 90, 90)), 20.0),
     'bus': ClassModel(
         'vehicle.bus.rigid', (11.5, 2.9, 3.4), (0.8, 0.1, 0.2),
         ((-0.5, 0.5, -0.5, 0.5, 0.12, 0.62, 'paint'),
          (-0.5, 0.5, -0.48, 0.48, 0.62, 1.0, 'glass'),
          (0.28, 0.38, -0.5, 0.5, 0.0, 0.12, 'tyre'),
          (-0.34, -0.24, -0.5, 0.5, 0.0, 0.12, 'tyre')),
-        ((40, 40, 200), (30, 200, 230), (220, 220, 220), (60, 140, 40)), 22.0, 6.0,
+        ((40, 40, 200), (30, 200, 230), (220, 220, 220), (60, 140, 40)), 20.0,
         (('vehicle.bus.bendy', 0.15, (1.55, 1.0, 1.0)),)),
     'construction_vehicle': ClassModel(
         'vehicle.construction', (6.5, 2.8, 3.2), (0.8, 0.2, 0.3),
@@ -95,25 +96,25 @@ CLASS_MODELS: Dict[str, ClassModel] = {
          (-0.25, 0.15, -0.5, 0.1, 0.55, 1.0, 'glass'),
          (0.3, 0.5, -0.2, 0.2, 0.15, 0.85, 'metal'),
          (-0.5, 0.3, -0.5, 0.5, 0.0, 0.25, 'tyre')),
-        _WORK_COLOURS, 18.0, 4.0),
+        _WORK_COLOURS, 18.0),
     'bicycle': ClassModel(
         'vehicle.bicycle', (1.75, 0.6, 1.3), (0.1, 0.05, 0.08),
         ((-0.5, 0.5, -0.15, 0.15, 0.0, 0.55, 'paint'),
          (0.25, 0.4, -0.5, 0.5, 0.55, 0.75, 'metal')),
-        _BIKE_COLOURS, 0.0, 1.0),
+        _BIKE_COLOURS, -5.0),
     'motorcycle': ClassModel(
         'vehicle.motorcycle', (2.1, 0.8, 1.3), (0.15, 0.06, 0.1),
         ((-0.5, 0.5, -0.18, 0.18, 0.0, 0.35, 'tyre'),
          (-0.35, 0.35, -0.35, 0.35, 0.35, 0.65, 'paint'),
          (0.3, 0.42, -0.5, 0.5, 0.65, 0.85, 'metal')),
-        _BIKE_COLOURS, 5.0, 1.5),
+        _BIKE_COLOURS, 3.0),
     'pedestrian': ClassModel(
         'human.pedestrian.adult', (0.72, 0.67, 1.75), (0.08, 0.06, 0.1),
         ((-0.25, 0.25, -0.3, 0.3, 0.0, 0.48, 'cloth'),
          (-0.4, 0.4, -0.5, 0.5, 0.48, 0.85, 'paint'),
          (-0.17, 0.17, -0.17, 0.17, 0.86, 1.0, 'skin')),
         ((40, 40, 150), (150, 60, 30), (60, 140, 60), (200, 200, 200), (40, 40, 40),
-         (50, 170, 220)), -5.0, 0.8,
+         (50, 170, 220)), -10.0,
         (('human.pedestrian.child', 0.08, (0.75, 0.75, 0.72)),
          ('human.pedestrian.construction_worker', 0.07, (1.0, 1.0, 1.0)))),
     'traffic_cone': ClassModel(
@@ -122,13 +123,13 @@ CLASS_MODELS: Dict[str, ClassModel] = {
          (-0.32, 0.32, -0.32, 0.32, 0.06, 0.45, 'cone_orange'),
          (-0.22, 0.22, -0.22, 0.22, 0.45, 0.7, 'cone_white'),
          (-0.12, 0.12, -0.12, 0.12, 0.7, 1.0, 'cone_orange')),
-        ((20, 110, 245),), -10.0, 0.5),
+        ((20, 110, 245),), -24.0),
     'barrier': ClassModel(
         'movable_object.barrier', (0.5, 2.5, 0.98), (0.05, 0.2, 0.05),
         ((-0.5, 0.5, -0.5, 0.5, 0.0, 0.3, 'concrete'),
          (-0.25, 0.25, -0.5, 0.5, 0.3, 0.65, 'barrier_red'),
          (-0.25, 0.25, -0.5, 0.5, 0.65, 1.0, 'barrier_white')),
-        ((175, 175, 170),), 0.0, 0.8),
+        ((175, 175, 170),), -9.0),
 }
 
 # Cycles with a rider are taller and carry a rider torso and head (nuScenes annotates the

@@ -36,13 +36,14 @@ CAMERA_TIME_OFFSETS_S: Dict[str, float] = {
     'CAM_FRONT': -0.0355, 'CAM_FRONT_RIGHT': -0.0276, 'CAM_FRONT_LEFT': -0.0431,
     'CAM_BACK': -0.0104, 'CAM_BACK_LEFT': -0.0005, 'CAM_BACK_RIGHT': -0.0201,
 }
-# name: (x, y, z [m] in ego, heading [deg], half field of view [deg], max range [m])
-_RADAR_MOUNTS: Dict[str, Tuple[float, float, float, float, float, float]] = {
-    'RADAR_FRONT': (3.41, 0.0, 0.50, 0.0, 60.0, 100.0),
-    'RADAR_FRONT_LEFT': (2.42, 0.80, 0.50, 85.0, 75.0, 80.0),
-    'RADAR_FRONT_RIGHT': (2.42, -0.80, 0.50, -85.0, 75.0, 80.0),
-    'RADAR_BACK_LEFT': (-0.56, 0.63, 0.50, 160.0, 75.0, 80.0),
-    'RADAR_BACK_RIGHT': (-0.56, -0.63, 0.50, -160.0, 75.0, 80.0),
+# name: (x, y, z [m] in ego, heading [deg]); coverage (+-60 deg near, +-9 deg far to 250 m)
+# is the ARS 408's own, see radar_ars408
+_RADAR_MOUNTS: Dict[str, Tuple[float, float, float, float]] = {
+    'RADAR_FRONT': (3.41, 0.0, 0.50, 0.0),
+    'RADAR_FRONT_LEFT': (2.42, 0.80, 0.50, 85.0),
+    'RADAR_FRONT_RIGHT': (2.42, -0.80, 0.50, -85.0),
+    'RADAR_BACK_LEFT': (-0.56, 0.63, 0.50, 160.0),
+    'RADAR_BACK_RIGHT': (-0.56, -0.63, 0.50, -160.0),
 }
 # Each radar channel starts its 13 Hz cycle at its own phase [s] (real radars are not synced).
 RADAR_PHASES_S: Dict[str, float] = {
@@ -65,11 +66,10 @@ class CameraModel:
 
 @dataclass(frozen=True)
 class RadarModel:
-    """A radar: ``ego_T_radar`` 4x4 (x forward along its boresight), FOV and range limits."""
+    """A radar: ``ego_T_radar`` 4x4 (x forward along its boresight). Its coverage, accuracy
+    and detection are the ARS 408's, in ``radar_ars408``."""
     name: str
     ego_T_radar: np.ndarray
-    half_fov_rad: float
-    max_range_m: float
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,6 @@ def build_rig(image_size: Tuple[int, int] = (1600, 900)) -> SensorRig:
         cameras[name] = CameraModel(name, make_pose(rot, (x, y, z)), intrinsic, width, height)
     radars = {}
     for name in RADARS:
-        x, y, z, heading, half_fov, max_range = _RADAR_MOUNTS[name]
-        radars[name] = RadarModel(name, yaw_pose(np.deg2rad(heading), (x, y, z)),
-                                  float(np.deg2rad(half_fov)), float(max_range))
+        x, y, z, heading = _RADAR_MOUNTS[name]
+        radars[name] = RadarModel(name, yaw_pose(np.deg2rad(heading), (x, y, z)))
     return SensorRig(yaw_pose(LIDAR_YAW_RAD, LIDAR_TRANSLATION_M), cameras, radars)

@@ -31,7 +31,15 @@ LAMP_HEIGHT_M = 6.0
 VIEW_MARGIN_M = 55.0
 EGO_CLEARANCE_M = 9.0   # free space kept in the ego lane in front of and behind the ego
 MOVING_SPEED_MPS = 0.5  # nuScenes-style threshold between moving and stopped
-WORK_ZONE_Y_M = -4.6    # cones and barriers closing the right parking strip
+WORK_ZONE_Y_M = -4.6    # cones and barriers closing a parking strip (right side; left mirrored)
+# Layout priors: a detector can learn where objects stand from the street's layout alone, and
+# would then "detect" them without any sensor evidence (a radar-only demo model found cones and
+# pedestrians that gave it no return). So every scene draws its own cross-section (all rows off
+# the two driving lanes, sidewalks' rows, lamps and buildings scaled by one factor), its own
+# work zone (side, start, cone spacing and count) and shifts the objects placed near the ego.
+CROSS_SECTION_SCALE = (0.9, 1.15)
+ROW_JITTER_M = 0.15     # lateral position of an object within its row (uniform +-)
+REQUIRED_SHIFT_M = 6.0  # along-street shift of each object placed near the ego (uniform +-)
 
 
 @dataclass
@@ -122,7 +130,11 @@ class _Row:
     occupied: List[Tuple[float, float]] = field(default_factory=list)  # x intervals at t=0
 
 
-def _make_rows(rng: np.random.Generator, ego_speed: float) -> Dict[str, _Row]:
+def _make_rows(rng: np.random.Generator, ego_speed: float, cross: float,
+               work_side: int) -> Dict[str, _Row]:
+    """Rows of the street; ``cross`` scales the lateral position of every row but the two
+    driving lanes, ``work_side`` (-1 right, +1 left) is the parking strip the work zone
+    closes."""
     oncoming = 0.0 if rng.random() < 0.25 else float(rng.uniform(4.0, 12.0))
     vehicles = {'car': 0.62, 'truck': 0.13, 'bus': 0.1, 'motorcycle': 0.1,
                 'construction_vehicle': 0.05}
@@ -132,20 +144,21 @@ def _make_rows(rng: np.random.Generator, ego_speed: float) -> Dict[str, _Row]:
     rows = [
         _Row('ego_lane', EGO_LANE_Y_M, 1, ego_speed, vehicles, (6.0, 25.0)),
         _Row('oncoming_lane', -EGO_LANE_Y_M, -1, oncoming, vehicles, (4.0, 20.0)),
-        _Row('work_zone', WORK_ZONE_Y_M, 0, 0.0, {}, (0.0, 0.0)),
-        _Row('parking_right', -5.4, 0, 0.0, parked, (1.0, 14.0)),
-        _Row('parking_left', 5.4, 0, 0.0, parked, (1.0, 14.0)),
+        _Row('work_zone', -work_side * WORK_ZONE_Y_M * cross, 0, 0.0, {}, (0.0, 0.0)),
+        _Row('parking_right', -5.4 * cross, 0, 0.0, parked, (1.0, 14.0)),
+        _Row('parking_left', 5.4 * cross, 0, 0.0, parked, (1.0, 14.0)),
     ]
     for side in (-1, 1):
         tag = 'right' if side < 0 else 'left'
         walk = float(rng.uniform(1.0, 1.6))
         rows += [
-            _Row(f'bike_{tag}', side * 7.6, -side, float(rng.uniform(3.0, 5.0)),
+            _Row(f'bike_{tag}', side * 7.6 * cross, -side, float(rng.uniform(3.0, 5.0)),
                  {'bicycle': 1.0}, (20.0, 80.0)),
-            _Row(f'walk_{tag}', side * 8.7, -side, walk, {'pedestrian': 1.0}, (8.0, 35.0)),
-            _Row(f'walk2_{tag}', side * 9.9, side, float(rng.uniform(1.0, 1.6)),
+            _Row(f'walk_{tag}', side * 8.7 * cross, -side, walk, {'pedestrian': 1.0},
+                 (8.0, 35.0)),
+            _Row(f'walk2_{tag}', side * 9.9 * cross, side, float(rng.uniform(1.0, 1.6)),
                  {'pedestrian': 1.0}, (8.0, 35.0)),
-            _Row(f'standing_{tag}', side * 11.1, 0, 0.0, standing, (6.0, 30.0)),
+            _Row(f'standing_{tag}', side * 11.1 * cross, 0, 0.0, standing, (6.0, 30.0)),
         ]
     return {row.name: row for row in rows}
 
@@ -206,7 +219,7 @@ class _Placer:
         paint = model.palette[int(self.rng.integers(len(model.palette)))]
         track = Track(
             name=name, category=category, size=size,
-            start_xy=np.array([x0, row.y + self.rng.uniform(-0.1, 0.1)]),
+            start_xy=np.array([x0, row.y + self.rng.uniform(-ROW_JITTER_M, ROW_JITTER_M)]),
             velocity_xy=np.array([row.direction * row.speed, 0.0]),
             yaw=yaw, attribute=_attribute(name, moving, row.direction != 0, with_rider),
             with_rider=with_rider, part_centers=centers, part_half=half,
@@ -236,18 +249,24 @@ def _row_range(row: _Row, ego_speed: float, duration: float) -> Tuple[float, flo
     return min(ends) - VIEW_MARGIN_M, max(ends) + VIEW_MARGIN_M
 
 
-def _required_objects(placer: _Placer, ego_speed: float, t_mid: float) -> None:
-    """At least one object of every class close to the ego at mid-scene (within eval ranges)."""
+def _required_objects(placer: _Placer, ego_speed: float, t_mid: float,
+                      work_side: int) -> None:
+    """At least one object of every class close to the ego at mid-scene (within eval ranges),
+    each shifted along the street at random, and a work zone on the ``work_side`` parking
+    strip (-1 right, +1 left) with its own start, cone spacing and count."""
     focus = ego_speed * t_mid
     rows = placer.rows
+    rng = placer.rng
+    work_strip = 'parking_right' if work_side < 0 else 'parking_left'
+    free_strip = 'parking_left' if work_side < 0 else 'parking_right'
 
     def at_mid(row_name: str, dx: float) -> float:
         row = rows[row_name]
         return focus + dx - row.direction * row.speed * t_mid
 
-    wanted = [('ego_lane', 'car', 15.0), ('parking_left', 'truck', 6.0),
-              ('parking_right', 'trailer', -14.0), ('oncoming_lane', 'bus', 22.0),
-              ('parking_left', 'construction_vehicle', -10.0), ('bike_right', 'bicycle', -5.0),
+    wanted = [('ego_lane', 'car', 15.0), (free_strip, 'truck', 6.0),
+              (work_strip, 'trailer', -24.0), ('oncoming_lane', 'bus', 22.0),
+              (free_strip, 'construction_vehicle', -10.0), ('bike_right', 'bicycle', -5.0),
               ('standing_left', 'motorcycle', 2.0), ('walk_right', 'pedestrian', 3.0),
               ('walk2_left', 'pedestrian', -4.0), ('standing_right', 'barrier', -8.0),
               ('standing_right', 'pedestrian', 5.0)]
@@ -256,19 +275,26 @@ def _required_objects(placer: _Placer, ego_speed: float, t_mid: float) -> None:
     rows['oncoming_lane'].occupied.append((at_mid('oncoming_lane', -16.0),
                                            at_mid('oncoming_lane', 12.0)))
     for row_name, name, dx in wanted:
+        dx += float(rng.uniform(-REQUIRED_SHIFT_M, REQUIRED_SHIFT_M)) if name != 'trailer' \
+            else 0.0  # the trailer stays clear of the work zone (which starts after -14 m)
         for shift in (0.0, 3.0, -3.0, 6.0, -6.0, 9.0):
             if placer.try_place(row_name, name, at_mid(row_name, dx + shift)) is not None:
                 break
-    # a work zone: a line of cones closed by two barriers, closing the right parking strip
-    rows['parking_right'].occupied.append((focus - 10.0, focus + 22.0))
-    for k in range(5):
-        placer.try_place('work_zone', 'traffic_cone', focus - 4.0 + 4.5 * k)
-    placer.try_place('work_zone', 'barrier', focus - 8.0)
-    placer.try_place('work_zone', 'barrier', focus + 20.0)
+    # a work zone: a line of cones closed by two barriers, closing one parking strip
+    start = focus + float(rng.uniform(-10.0, 4.0))
+    spacing = float(rng.uniform(3.5, 5.0))
+    count = int(rng.integers(4, 6))
+    end = start + spacing * (count - 1)
+    rows[work_strip].occupied.append((start - 6.0, end + 6.0))
+    for k in range(count):
+        placer.try_place('work_zone', 'traffic_cone', start + spacing * k)
+    placer.try_place('work_zone', 'barrier', start - 4.0)
+    placer.try_place('work_zone', 'barrier', end + 4.0)
 
 
-def _static_world(rng: np.random.Generator, x_lo: float, x_hi: float
+def _static_world(rng: np.random.Generator, x_lo: float, x_hi: float, cross: float
                   ) -> Tuple[StaticParts, np.ndarray]:
+    """Buildings and lamp posts on both sides; ``cross`` scales their lateral position."""
     centers, half, materials, colours, lamps = [], [], [], [], []
     for side in (-1, 1):
         x = x_lo + rng.uniform(0.0, 10.0)
@@ -276,7 +302,7 @@ def _static_world(rng: np.random.Generator, x_lo: float, x_hi: float
             length = rng.uniform(10.0, 30.0)
             depth = rng.uniform(8.0, 16.0)
             height = rng.uniform(6.0, 28.0)
-            y = side * (BUILDING_FRONT_Y_M + rng.uniform(0.0, 2.0) + depth / 2.0)
+            y = side * (BUILDING_FRONT_Y_M * cross + rng.uniform(0.0, 2.0) + depth / 2.0)
             centers.append((x + length / 2.0, y, height / 2.0))
             half.append((length / 2.0, depth / 2.0, height / 2.0))
             materials.append('building')
@@ -285,7 +311,7 @@ def _static_world(rng: np.random.Generator, x_lo: float, x_hi: float
             colours.append(np.clip(tone + tint, 0, 255))
             x += length + rng.uniform(3.0, 12.0)
         for x in np.arange(x_lo + rng.uniform(0.0, 10.0), x_hi, 28.0):
-            y = side * LAMP_Y_M
+            y = side * LAMP_Y_M * cross
             centers.append((x, y, LAMP_HEIGHT_M / 2.0))
             half.append((0.1, 0.1, LAMP_HEIGHT_M / 2.0))
             materials.append('pole')
@@ -303,16 +329,18 @@ def plan_scene(index: int, name: str, description: str, lighting: str, weather: 
     """Lay out one scene (road, ego drive, static world, object tracks) from ``rng``."""
     duration = (num_samples - 1) * KEYFRAME_PERIOD_S
     ego_speed = 0.0 if rng.random() < 0.2 else float(rng.uniform(3.0, 10.0))
-    rows = _make_rows(rng, ego_speed)
+    cross = float(rng.uniform(*CROSS_SECTION_SCALE))
+    work_side = -1 if rng.random() < 0.6 else 1
+    rows = _make_rows(rng, ego_speed, cross, work_side)
     placer = _Placer(rng, rows)
     ego_row = rows['ego_lane']
     ego_row.occupied.append((-EGO_CLEARANCE_M, EGO_CLEARANCE_M))  # the ego itself
-    _required_objects(placer, ego_speed, duration / 2.0)
+    _required_objects(placer, ego_speed, duration / 2.0, work_side)
     for row_name, row in rows.items():
         placer.fill(row_name, *_row_range(row, ego_speed, duration))
     x_lo = -VIEW_MARGIN_M - 50.0
     x_hi = ego_speed * duration + VIEW_MARGIN_M + 50.0
-    static, lamps = _static_world(rng, x_lo, x_hi)
+    static, lamps = _static_world(rng, x_lo, x_hi, cross)
     yaw = float(rng.uniform(-np.pi, np.pi))
     origin = (float(rng.uniform(60.0, 140.0)), float(rng.uniform(60.0, 140.0)), 0.0)
     return ScenePlan(index=index, name=name, description=description, lighting=lighting,

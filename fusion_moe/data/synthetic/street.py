@@ -17,8 +17,9 @@ _SOLID_LINES = (0.0, ROAD_HALF_WIDTH_M - 0.3, -(ROAD_HALF_WIDTH_M - 0.3))
 _DASHED_LINES = (3.5, -3.5)
 
 # LiDAR reflectivity per surface (dry, wet) and camera BGR colour per surface (dry, wet)
-SURFACE_REFLECTIVITY = {'dry': np.array([0.07, 0.6, 0.16], dtype=np.float32),
-                        'wet': np.array([0.03, 0.35, 0.09], dtype=np.float32)}
+# (markings are retroreflective paint; the LiDAR's intensity gain is in lidar.py)
+SURFACE_REFLECTIVITY = {'dry': np.array([0.2, 0.9, 0.3], dtype=np.float32),
+                        'wet': np.array([0.08, 0.5, 0.15], dtype=np.float32)}
 SURFACE_COLOUR_BGR = {'dry': np.array([[88, 86, 84], [225, 225, 225], [150, 155, 160]],
                                       dtype=np.float32),
                       'wet': np.array([[52, 50, 48], [170, 170, 170], [100, 104, 108]],

@@ -61,6 +61,10 @@ def sensor_token(channel: str) -> str:
     return stable_token('sensor', channel)
 
 
+# tables a collector starts with (the same for every scene and set)
+STATIC_TABLES = ('category', 'attribute', 'visibility', 'sensor')
+
+
 class TableCollector:
     """Accumulates records per table and writes them as ``<root>/<version>/<table>.json``."""
 
@@ -85,6 +89,13 @@ class TableCollector:
             raise KeyError(f'unknown nuScenes table {table!r}')
         self.tables[table].append(record)
         return record
+
+    def extend(self, records: Dict[str, List[dict]]) -> None:
+        """Append another collector's per-scene records (tables other than STATIC_TABLES)."""
+        for table, recs in records.items():
+            if table in STATIC_TABLES or table not in self.tables:
+                raise KeyError(f'cannot merge records of table {table!r}')
+            self.tables[table].extend(recs)
 
     def write(self, root: str, version: str) -> str:
         out = os.path.join(root, version)
