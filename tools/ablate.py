@@ -49,8 +49,13 @@ def main(argv=None) -> dict:
         for name, path in written.items():
             print(f'{name}: {path}')
         return written
-    return run_grid(load_grid(args.grid), args.work_dir, max_iters=args.max_iters,
-                    jobs=args.jobs)
+    try:
+        return run_grid(load_grid(args.grid), args.work_dir, max_iters=args.max_iters,
+                        jobs=args.jobs)
+    except KeyboardInterrupt:
+        print(f'[ablate] stopped; the same command resumes the grid in {args.work_dir}',
+              flush=True)
+        sys.exit(130)
 
 
 if __name__ == '__main__':
