@@ -22,7 +22,8 @@ class FuserOnly(BasePlacement):
     def __init__(self, in_channels: Dict[str, int], fuser: dict) -> None:
         super().__init__()
         self.fuser = MODELS.build(dict(fuser, in_channels=dict(in_channels)))
-        self.out_channels = self.fuser.out_channels
+        # a fuser module may not expose its width; its config then names it
+        self.out_channels = getattr(self.fuser, 'out_channels', fuser.get('out_channels'))
         self.stream_names = ('fused', )
 
     def forward(self, features: Features, inputs: dict, metas: List[dict]) -> PlacementOutput:
