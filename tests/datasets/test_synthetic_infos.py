@@ -78,11 +78,15 @@ def test_radar_returns_lie_near_objects(loaded):
 def test_ground_truth_scores_perfect_boxes_through_nuscenes_metric(synth_root):
     """Info files -> FusionNuScenesDataset boxes -> mmdet3d's NuScenesMetric (devkit eval):
     the ground truth submitted as predictions has zero translation, scale, orientation and
-    velocity error, so the box convention survives the whole round trip."""
+    velocity error, so the box convention survives the whole round trip. The boxes submitted
+    are those the devkit evaluates: with at least one LiDAR or radar point (``use_valid_flag``;
+    mmdet3d's default keeps boxes with LiDAR points only, and a far box can hold a radar
+    return and no LiDAR point, as on real nuScenes)."""
     import torch
     from mmdet3d.registry import METRICS
     ds = DATASETS.build(dict(type='FusionNuScenesDataset', data_root=synth_root,
-                             ann_file='nuscenes_infos_val.pkl', pipeline=LOADING[-1:]))
+                             ann_file='nuscenes_infos_val.pkl', pipeline=LOADING[-1:],
+                             use_valid_flag=True))
     metric = METRICS.build(dict(type='NuScenesMetric', data_root=synth_root,
                                 ann_file=f'{synth_root}/nuscenes_infos_val.pkl', metric='bbox'))
     metric.dataset_meta = ds.metainfo
