@@ -209,3 +209,9 @@ if __name__ == '__main__':
         path = osp.join(out, f'{name}_ddp_{rank}.py')
         build(out, 'ddp', PARITY_BATCH // world).dump(path)
         train_main([path, '--launcher', 'pytorch'])
+    # Leave together and close the process group: a rank that exits while the other's gloo
+    # threads still talk to it aborts in C++ ("terminate called without an active exception").
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
