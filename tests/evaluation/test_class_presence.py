@@ -31,7 +31,8 @@ PRESENT = ['car', 'pedestrian', 'traffic_cone', 'barrier']
 
 
 @pytest.fixture(scope='module')
-def tiny(tmp_path_factory):
+def tiny(tmp_path_factory, real_fixture_root):
+    # built from the real keyframe: requesting real_fixture_root marks the tests real_fixture
     from fusion_moe.data import create_nuscenes_infos
     root = str(tmp_path_factory.mktemp('tiny_presence'))
     version = build_tiny_nuscenes(root)

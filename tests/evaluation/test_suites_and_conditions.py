@@ -91,8 +91,9 @@ def test_degrade_test_pipeline_inserts_seeded_transforms_before_packing():
 
 
 @pytest.fixture(scope='module')
-def keyframe_with_sweeps():
-    """The real keyframe (images 8x smaller) with six older sweeps (0.05-0.30 s)."""
+def keyframe_with_sweeps(real_fixture_root):
+    """The real keyframe (images 8x smaller) with six older sweeps (0.05-0.30 s); requesting
+    ``real_fixture_root`` marks its tests ``real_fixture``."""
     return add_lidar_sweeps(downscale_images(build_real_keyframe_results(), 8))
 
 
