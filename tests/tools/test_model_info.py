@@ -1,9 +1,9 @@
 """tools/model_info.py: per-component parameters, active parameters and FLOPs on a generated
 packed batch. Every demo MoE placement and its dense twin (hidden width = top_k x expert width)
 must spend equal FLOPs in ``fusion`` while the MoE holds more parameters than a token uses."""
-import importlib.util
 import json
 import os.path as osp
+import sys
 
 import pytest
 import torch
@@ -12,24 +12,19 @@ from mmengine.config import Config
 from fusion_moe.analysis import model_cost, packed_batch, sizes_from_config
 from fusion_moe.registry import MODELS
 
+sys.path.insert(0, osp.dirname(__file__))
+from tool_scripts import load_tool  # noqa: E402
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(REPO, 'configs', 'demo')
 PLACEMENTS = ('early', 'mid_before', 'mid_after', 'late')
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location('fusion_tool_model_info',
-                                                  osp.join(REPO, 'tools', 'model_info.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
 def records(tmp_path_factory):
     """``{(kind, placement): JSON record}`` for the eight demo configs, through the CLI."""
     tmp = tmp_path_factory.mktemp('model_info')
-    tool = _tool()
+    tool = load_tool('model_info')
     out = {}
     for placement in PLACEMENTS:
         for kind in ('moe', 'dense'):
@@ -101,4 +96,4 @@ def test_flops_are_counted_on_the_batch_the_config_loads():
 
 def test_a_missing_config_is_named():
     with pytest.raises(FileNotFoundError, match='nope.py'):
-        _tool().main(['nope.py'])
+        load_tool('model_info').main(['nope.py'])

@@ -2,7 +2,6 @@
 a dense one through the command line, and one with an MoE layer and a reliability gate through
 ``RobustnessEval`` with the first as its baseline. Also ``tools/test.py --degradation``, which
 must reproduce the tool's figure for the same condition (same seeds, same devkit numbers)."""
-import importlib.util
 import json
 import os.path as osp
 import sys
@@ -13,17 +12,10 @@ from mmengine.config import Config
 
 sys.path.insert(0, osp.dirname(__file__))
 import moe_fuser_for_tests  # noqa: E402,F401  (registers GatedMoEFuserForTests)
+from tool_scripts import load_tool  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(REPO, 'configs', 'demo', 'detector_cpu.py')
-
-
-def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(f'fusion_tool_{name}',
-                                                  osp.join(REPO, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _config(root: str, out: str, fuser=None) -> str:
@@ -78,8 +70,8 @@ def dense_run(tiny_synth, tmp_path_factory):
     config = _config(tiny_synth, out)
     checkpoint = _random_checkpoint(config, out)
     work_dir = osp.join(out, 'robustness')
-    _tool('robustness').main([config, checkpoint, '--work-dir', work_dir,
-                              '--corruptions', 'fog', 'lidar_dropout', '--severities', '5'])
+    load_tool('robustness').main([config, checkpoint, '--work-dir', work_dir,
+                                  '--corruptions', 'fog', 'lidar_dropout', '--severities', '5'])
     return config, checkpoint, work_dir
 
 
@@ -128,16 +120,16 @@ def test_report_and_plots_are_written_and_remade_identically_from_the_json(dense
     assert '| fog_5 |' in report and 'context mode: **off**' in report
     assert osp.getsize(osp.join(work_dir, 'nds_vs_severity.png')) > 0
     assert not osp.exists(osp.join(work_dir, 'expert_utilisation.png'))  # dense
-    _tool('robustness').main(['--report', osp.join(work_dir, 'results.json'),
-                              '--work-dir', str(tmp_path)])
+    load_tool('robustness').main(['--report', osp.join(work_dir, 'results.json'),
+                                  '--work-dir', str(tmp_path)])
     assert _read(tmp_path / 'report.md') == report
     assert osp.getsize(tmp_path / 'nds_vs_severity.png') > 0
 
 
 def test_tools_test_with_a_degradation_reproduces_the_tools_condition(dense_run, tmp_path):
     config, checkpoint, work_dir = dense_run
-    _tool('test').main([config, checkpoint, '--work-dir', str(tmp_path),
-                        '--degradation', 'fog:5'])
+    load_tool('test').main([config, checkpoint, '--work-dir', str(tmp_path),
+                            '--degradation', 'fog:5'])
     single = json.loads(_read(tmp_path / 'nuscenes_eval' / 'metrics_summary.json'))
     suite = json.loads(_read(osp.join(work_dir, 'conditions', 'fog_5', 'metrics_summary.json')))
     assert single['mean_ap'] == suite['mean_ap'] and single['nd_score'] == suite['nd_score']

@@ -1,8 +1,8 @@
 """The nuScenes configs' training set, pointed at a small synthetic set in v1.0-trainval form,
 serves samples with the whole recipe (CBGS, GT sampling, image and 3D augmentation), and
 tools/smoke_train.py trains a config for the iterations it is asked for."""
-import importlib.util
 import os.path as osp
+import sys
 
 import numpy as np
 import pytest
@@ -10,18 +10,13 @@ from mmengine.config import Config
 
 from fusion_moe.structures import CLASSES
 
+sys.path.insert(0, osp.dirname(__file__))
+from tool_scripts import load_tool  # noqa: E402
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 NUSCENES_CONFIG = osp.join(REPO, 'configs', 'detector',
                            'fusion-centerpoint_cam-lidar-radar_second_secfpn_8xb4-cosine-'
                            '20e_nus-3d.py')
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location('smoke_train',
-                                                  osp.join(REPO, 'tools', 'smoke_train.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -46,9 +41,9 @@ def test_the_nuscenes_training_set_serves_recipe_samples(trainval_root):
     init_default_scope('mmdet3d')
     cfg = Config.fromfile(NUSCENES_CONFIG)
     point_data_at(cfg, trainval_root)
-    assert _tool().recipe_parts(cfg) == {'CBGS': True, 'GT sampling': True,
-                                         'image augmentation': True,
-                                         'global 3D augmentation': True}
+    assert load_tool('smoke_train').recipe_parts(cfg) == {
+        'CBGS': True, 'GT sampling': True, 'image augmentation': True,
+        'global 3D augmentation': True}
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
     inner = dataset.dataset
     assert len(dataset) > len(inner)  # CBGS repeats samples of the rarer classes
@@ -68,9 +63,9 @@ def test_the_nuscenes_training_set_serves_recipe_samples(trainval_root):
 
 def test_smoke_train_runs_the_asked_iterations_and_reports_losses(
         trainval_root, tmp_path, capsys):
-    rows = _tool().main([osp.join(REPO, 'configs', 'demo', 'detector_cpu.py'),
-                         '--data-root', trainval_root, '--work-dir', str(tmp_path),
-                         '--iters', '2'])
+    rows = load_tool('smoke_train').main([
+        osp.join(REPO, 'configs', 'demo', 'detector_cpu.py'), '--data-root', trainval_root,
+        '--work-dir', str(tmp_path), '--iters', '2'])
     assert len(rows) == 2 and all(np.isfinite(loss) and seconds > 0 for loss, seconds in rows)
     out = capsys.readouterr().out
     assert 'recipe: CBGS OFF' in out and 'iter 2: loss' in out and 'peak resident memory' in out
