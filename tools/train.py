@@ -39,16 +39,19 @@ def ensure_synthetic_data(out_root: str, num_scenes: int = 10, samples_per_scene
     if stale is not None:  # made by an older generator: remade, never mixed
         print_log(f'{stale}: remaking the synthetic set and its info files', logger='current',
                   level=logging.WARNING)
-        for split in ('train', 'val'):
-            if osp.isfile(osp.join(out_root, f'nuscenes_infos_{split}.pkl')):
-                os.remove(osp.join(out_root, f'nuscenes_infos_{split}.pkl'))
     if stale is not None or not osp.isdir(osp.join(out_root, version)):
         print_log(f'{out_root}/{version} is missing or stale: generating the synthetic nuScenes '
                   f'set ({num_scenes} scenes x {samples_per_scene} samples, seed {seed})',
                   logger='current', level=logging.WARNING)
+        # generate_dataset refuses (FileExistsError) to replace a root it did not make, before
+        # anything there is touched; the old info files go only once the new set is in place
         version = generate_dataset(out_root, num_scenes=num_scenes,
                                    samples_per_scene=samples_per_scene, seed=seed,
                                    **{'overwrite': stale is not None, **options})
+        if stale is not None:
+            for split in ('train', 'val'):
+                if osp.isfile(osp.join(out_root, f'nuscenes_infos_{split}.pkl')):
+                    os.remove(osp.join(out_root, f'nuscenes_infos_{split}.pkl'))
     pkls = [osp.join(out_root, f'nuscenes_infos_{s}.pkl') for s in ('train', 'val')]
     if not all(osp.isfile(p) for p in pkls):
         print_log(f'info files missing in {out_root}: running create_nuscenes_infos',
