@@ -5,7 +5,7 @@ removed, ``tools/modality_check.py``).
 
     python benchmarks/realism.py [--json PATH] [--synth-root data/synth] [--real-root DIR]
         [--max-keyframes N] [--camera-keyframes N]
-        [--train [--train-work-dir DIR] [--epochs N] [--camera-wide] [--reuse]]
+        [--train [--train-work-dir DIR] [--scenes N] [--epochs N] [--camera-wide] [--reuse]]
 
 The synthetic set is the demo's (``configs/demo/detector_cpu.py``'s ``synthetic_data``),
 made if missing; ``--synth-root`` reads another nuScenes-format set with mmdet3d info files.
@@ -146,7 +146,11 @@ def main(argv=None) -> dict:
                    help='also run the modality check (tools/modality_check.py: trains four '
                         'demo models)')
     p.add_argument('--train-work-dir', default=osp.join(REPO, 'work_dirs', 'modality_check'))
-    p.add_argument('--epochs', type=int, help="modality check epochs (default: the demo's)")
+    p.add_argument('--epochs', type=int, default=24,
+                   help='modality check epochs (default 24; 0: the demo config\'s 12)')
+    p.add_argument('--scenes', type=int, default=40,
+                   help='modality check: scenes of its synthetic set (default 40; 10: the '
+                        'demo set)')
     p.add_argument('--camera-wide', action='store_true',
                    help='modality check: also train the camera-only model with a wider '
                         'backbone (the backbone-vs-data check)')
@@ -172,7 +176,8 @@ def main(argv=None) -> dict:
     if args.train:
         from modality_check import EXTRA_MODELS, MODELS, modality_check, print_table
         models = MODELS + (EXTRA_MODELS if args.camera_wide else ())
-        modality = modality_check(args.train_work_dir, args.epochs, models, reuse=args.reuse)
+        modality = modality_check(args.train_work_dir, args.epochs or None, models,
+                                  reuse=args.reuse, scenes=args.scenes)
         print_table(modality)
     figures = {'synthetic_root': synth_root, 'real_root': args.real_root,
                'synthetic_keyframes': len(synth['keyframes']),

@@ -113,3 +113,19 @@ def test_radar_evidence_bounds_the_ap_that_returns_on_objects_can_explain(tmp_pa
     instances[0] = inst(10.0, 1)                          # 1 of 10: below the 0.1 min recall
     path.write_bytes(pickle.dumps({'data_list': [{'instances': instances}]}))
     assert modality_check.radar_evidence(str(path))['pedestrian']['ap_bound'] == 0.0
+
+
+def test_the_check_trains_on_its_own_larger_set_and_never_replaces_the_demo_set():
+    import train
+    assert modality_check.default_data_root(10) == osp.join(REPO, 'data', 'synth')
+    assert modality_check.default_data_root(40) == osp.join(REPO, 'data', 'synth40')
+    config = modality_check.SINGLE_SENSOR_CONFIGS['camera']
+    root = '/data/check40'
+    args = train.parse_args([config, '--data-root', root, '--cfg-options',
+                             *modality_check.data_options(root, 40)])
+    cfg = train.build_cfg(args)
+    assert cfg.synthetic_data.out_root == root and cfg.synthetic_data.num_scenes == 40
+    assert cfg.train_dataloader.dataset.data_root == root + '/'
+    assert cfg.val_evaluator.ann_file == root + '/nuscenes_infos_val.pkl'
+    with pytest.raises(ValueError, match='scenes'):
+        modality_check.modality_check('/tmp/unused', models=['lidar'], scenes=1)

@@ -57,7 +57,10 @@ model = dict(
                           strides=(1, 2), dilations=(1, 1), out_indices=(1, ),
                           norm_cfg=dict(type='BN'), style='pytorch'),
             neck=None, feature_channels=32, feature_level=0, out_channels=16,
-            heights_m=(-1.0, 0.0, 1.0, 2.0), sample_stride=2),
+            # LiDAR-frame z of the sampled heights: LIDAR_TOP is 1.84 m above the ground, so
+            # these are 0.24-2.04 m above it, where cars, pedestrians and cones stand (the
+            # former (-1, 0, 1, 2) sampled 0.84-3.84 m and missed all but a car's top half)
+            heights_m=(-1.6, -1.0, -0.4, 0.2), sample_stride=2),
         lidar=dict(type='LidarPillarEncoder', out_channels=32, max_points_per_pillar=10,
                    max_pillars=(16384, 16384)),
         radar=dict(type='RadarPointEncoder', mlp_channels=(16, ))),

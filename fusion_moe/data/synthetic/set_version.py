@@ -7,12 +7,15 @@ GENERATOR_VERSION history:
   ego body, intensity gain and speckle, camera noise on all channels.
 - 3: scene layouts drawn per scene (cross-section scale, work zone, shifted required objects),
   so that the layout alone does not tell a detector where objects stand (issue 18).
+- 4: work zones in some scenes only, anywhere along the street at a drawn lateral offset, and
+  single cones on parking strips and sidewalks (a radar-only model scored cones from the
+  work zone's fixed line); demo camera heights moved to the objects' (issue 18).
 """
 import json
 import os
 from typing import Optional
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 MARKER_FILE = 'SYNTHETIC.json'
 
 
