@@ -7,7 +7,9 @@ from its generalist with a little noise (``upcycle_layer``), and everything outs
 layers' routing parts is frozen (the trunk, and by default the generalist, which stays as the
 fallback expert).
 Stage 2, ``moe``: only routers, experts and the other routing parts named in
-``trainable_parts`` train.
+``trainable_parts`` train; with ``freeze_trunk=False`` the trunk (encoders, fuser, backbone,
+neck, head) keeps training beside them, only the generalist stays frozen (unless
+``train_generalist``).
 
 The stage lives in each layer's persistent ``dense_stage`` buffer, so a resumed run continues in
 the right stage; freezing is re-applied on resume because ``requires_grad`` is not saved.
@@ -25,7 +27,7 @@ DEFAULT_TRAINABLE_PARTS = ('routers', 'experts', 'context_bias', 'shared_experts
 
 @HOOKS.register_module()
 class StagedMoETrainingHook(Hook):
-    """Dense warm-up, upcycling, then router/expert training with the trunk frozen.
+    """Dense warm-up, upcycling, then router/expert training (trunk frozen by default).
 
     Args:
         dense_iters: switch before this training iteration (iteration-based schedules).
@@ -34,13 +36,16 @@ class StagedMoETrainingHook(Hook):
         seed: seeds the upcycling noise (layer i uses seed + i).
         trainable_parts: attribute names of ``MoELayer`` that train in stage 2.
         train_generalist: also keep training the generalist in stage 2.
+        freeze_trunk: freeze everything outside the MoE layers in stage 2 (default); False
+            keeps the trunk training, so the MoE model's trunk gets as many epochs as its
+            dense twin's.
     """
     priority = 'HIGH'  # switch before other hooks look at the model in the same iteration
 
     def __init__(self, dense_iters: Optional[int] = None, dense_epochs: Optional[int] = None,
                  noise_std: float = 0.01, seed: int = 0,
                  trainable_parts: Sequence[str] = DEFAULT_TRAINABLE_PARTS,
-                 train_generalist: bool = False) -> None:
+                 train_generalist: bool = False, freeze_trunk: bool = True) -> None:
         if (dense_iters is None) == (dense_epochs is None):
             raise ValueError('give exactly one of dense_iters and dense_epochs, got '
                              f'dense_iters={dense_iters}, dense_epochs={dense_epochs}')
@@ -52,6 +57,7 @@ class StagedMoETrainingHook(Hook):
         self.seed = seed
         self.trainable_parts = tuple(trainable_parts)
         self.train_generalist = train_generalist
+        self.freeze_trunk = freeze_trunk
 
     def _layers(self, runner):
         layers = find_moe_layers(runner.model)
@@ -98,14 +104,22 @@ class StagedMoETrainingHook(Hook):
             upcycle_layer(layer, self.noise_std, self.seed + i)
         self._freeze_trunk(runner)
         runner.logger.info(f'staged MoE training: upcycled and switched to the moe stage at '
-                           f'iter {runner.iter}, epoch {runner.epoch}; trunk frozen')
+                           f'iter {runner.iter}, epoch {runner.epoch}; trunk '
+                           f'{"frozen" if self.freeze_trunk else "training"}')
 
     def _freeze_trunk(self, runner) -> None:
+        """Stage 2's trainable set: the ``trainable_parts`` of every MoE layer (and the
+        generalist if ``train_generalist``); the trunk too unless ``freeze_trunk``."""
         model = getattr(runner.model, 'module', runner.model)
-        for p in model.parameters():
-            p.requires_grad_(False)
+        if self.freeze_trunk:
+            for p in model.parameters():
+                p.requires_grad_(False)
         parts = self.trainable_parts + (('generalist',) if self.train_generalist else ())
         for _, layer in self._layers(runner):
+            if not self.freeze_trunk and not self.train_generalist \
+                    and layer.generalist is not None:
+                for p in layer.generalist.parameters():
+                    p.requires_grad_(False)
             for part in parts:
                 module = getattr(layer, part)
                 if module is not None:

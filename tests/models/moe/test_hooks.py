@@ -128,6 +128,22 @@ def test_staged_schedule_trains_dense_then_upcycles_and_freezes_the_trunk(tmp_pa
     assert model.moe.stage == 'moe'
 
 
+def test_staged_schedule_can_keep_the_trunk_training_after_the_switch(tmp_path):
+    snapshot = Snapshot(at_iter=6)
+    runner = _runner(tmp_path, [StagedMoETrainingHook(dense_iters=6, noise_std=0.01,
+                                                      freeze_trunk=False), snapshot],
+                     max_iters=12)
+    runner.train()
+    at_switch = snapshot.params[6]
+    end = {k: v.detach() for k, v in runner.model.state_dict().items()}
+    # MoE stage: trunk, head, routers and experts train; the generalist (fallback) is frozen
+    for trained in ('trunk.weight', 'head.weight', 'moe.routers.0.gate.weight',
+                    'moe.experts.ffn.w1_EDF'):
+        assert not torch.equal(end[trained], at_switch[trained]), trained
+    assert torch.equal(end['moe.generalist.fc1.weight'], at_switch['moe.generalist.fc1.weight'])
+    assert runner.model.moe.stage == 'moe'
+
+
 def test_staged_hook_rejects_bad_configs_and_models_without_moe(tmp_path):
     with pytest.raises(ValueError, match='exactly one'):
         StagedMoETrainingHook()
