@@ -48,6 +48,9 @@ WORK_ZONE_START_M = (-30.0, 20.0)  # its first cone along the street, from the e
 LOOSE_CONES = (0, 4)           # single cones per scene (at least one without a work zone)
 LOOSE_CONE_ROWS = ('parking_right', 'parking_left', 'standing_right', 'standing_left')
 LOOSE_CONE_RANGE_M = 45.0      # along the street, from the ego at mid-scene (uniform +-)
+# a scene without a work zone still has a cone within the devkit's 30 m cone range: its first
+# loose cone stands within this distance along the street (the required objects' promise)
+NEAR_CONE_RANGE_M = 18.0
 ROW_JITTER_M = 0.15     # lateral position of an object within its row (uniform +-)
 REQUIRED_SHIFT_M = 6.0  # along-street shift of each object placed near the ego (uniform +-)
 
@@ -309,7 +312,8 @@ def _required_objects(placer: _Placer, ego_speed: float, t_mid: float,
         if placed == loose:
             break
         row_name = LOOSE_CONE_ROWS[int(rng.integers(len(LOOSE_CONE_ROWS)))]
-        x = at_mid(row_name, float(rng.uniform(-LOOSE_CONE_RANGE_M, LOOSE_CONE_RANGE_M)))
+        reach = NEAR_CONE_RANGE_M if placed == 0 and not with_work_zone else LOOSE_CONE_RANGE_M
+        x = at_mid(row_name, float(rng.uniform(-reach, reach)))
         placed += placer.try_place(row_name, 'traffic_cone', x) is not None
 
 
