@@ -11,14 +11,13 @@ H x W the BEV grid (rows along y, columns along x).
 """
 from typing import Sequence, Tuple
 
-from mmcv.ops import Voxelization
 from mmdet3d.models.middle_encoders import PointPillarsScatter
 from mmdet3d.models.voxel_encoders import PillarFeatureNet
 from torch import Tensor
 
 from fusion_moe.registry import MODELS
 
-from .point_batch import VoxelBEVEncoder
+from .point_batch import VoxelBEVEncoder, pillar_voxelization
 
 
 @MODELS.register_module()
@@ -48,10 +47,8 @@ class LidarPillarEncoder(VoxelBEVEncoder):
                  max_pillars: Tuple[int, int] = (30000, 40000)) -> None:
         super().__init__(point_cloud_range, cell_m, use_dims, feature_scale)
         pcr = list(self.grid.point_cloud_range)
-        pillar_size = [cell_m, cell_m, pcr[5] - pcr[2]]
-        self.voxelize = Voxelization(voxel_size=pillar_size, point_cloud_range=pcr,
-                                     max_num_points=max_points_per_pillar,
-                                     max_voxels=tuple(max_pillars), deterministic=True)
+        self.voxelize, pillar_size = pillar_voxelization(self.grid, max_points_per_pillar,
+                                                         max_pillars)
         self.pillar_net = PillarFeatureNet(
             in_channels=len(use_dims), feat_channels=(out_channels, ), with_distance=False,
             voxel_size=pillar_size, point_cloud_range=pcr, legacy=False)

@@ -1,6 +1,7 @@
-"""What the LiDAR encoders share: checking the point dimensions they use, hard-voxelising a
-batch of clouds sample by sample (mmcv's ``Voxelization``) into one list of voxels with their
-batch index, marking samples without usable points absent, and the forward around it
+"""What the LiDAR encoders (and the early-fusion pillar net) share: checking the point
+dimensions they use, the pillar voxelisation of a BEV grid, hard-voxelising a batch of clouds
+sample by sample (mmcv's ``Voxelization``) into one list of voxels with their batch index,
+marking samples without usable points absent, and the forward around it
 (:class:`VoxelBEVEncoder`: all-zero maps for samples without LiDAR).
 
 Shape legend: B batch, N points of one sample, V voxels in the batch, M points per voxel,
@@ -10,6 +11,7 @@ import abc
 from typing import List, Optional, Sequence, Tuple
 
 import torch
+from mmcv.ops import Voxelization
 from torch import Tensor, nn
 
 from fusion_moe.structures import LIDAR_POINT_DIMS, BEVGrid
@@ -27,6 +29,23 @@ def point_dim_index(use_dims: Sequence[str], feature_scale: Sequence[float]) -> 
         raise ValueError(f'feature_scale has {len(feature_scale)} values for '
                          f'{len(use_dims)} use_dims')
     return [LIDAR_POINT_DIMS.index(d) for d in use_dims]
+
+
+def pillar_voxelization(grid: BEVGrid, max_points_per_pillar: int,
+                        max_pillars: Sequence[int]) -> Tuple[Voxelization, List[float]]:
+    """mmcv hard voxelisation into pillars: one pillar per cell of ``grid``, spanning its whole
+    z range; at most ``max_points_per_pillar`` points per pillar and ``max_pillars`` pillars
+    per sample as (train, test).
+
+    Returns:
+        ``(voxelize, pillar_size)``, pillar_size = [cell_m, cell_m, z_max - z_min] in metres.
+    """
+    pcr = list(grid.point_cloud_range)
+    pillar_size = [grid.cell_m, grid.cell_m, pcr[5] - pcr[2]]
+    voxelize = Voxelization(voxel_size=pillar_size, point_cloud_range=pcr,
+                            max_num_points=max_points_per_pillar,
+                            max_voxels=tuple(max_pillars), deterministic=True)
+    return voxelize, pillar_size
 
 
 def voxelize_batch(points: List[Tensor], present: Tensor, voxelize: nn.Module,
