@@ -17,7 +17,8 @@ context bias and mask expert groups between them:
    - ``'expert_choice'``: each expert picks its top-C tokens (``token_index_EC``, ``gates_EC``).
    - ``'soft'``: each slot is a convex mix of the tokens of one sample (soft MoE).
 
-This file holds the base class, the routing record and token-choice top-k (plain and noisy).
+This file holds the base class, the routing record, token-choice top-k (plain and noisy) and
+:func:`per_modality_logits` (step 1 with one router per modality).
 Distance-based scores (Laplace, cosine) are in ``metric_routers.py``; expert choice and soft MoE
 in their own files.
 """
