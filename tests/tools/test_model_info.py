@@ -10,7 +10,6 @@ from mmengine.config import Config
 
 from fusion_moe.analysis import model_cost, packed_batch, sizes_from_config
 from fusion_moe.registry import MODELS
-
 from tool_scripts import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -8,7 +8,6 @@ import pytest
 from mmengine.config import Config
 
 from fusion_moe.structures import CLASSES
-
 from tool_scripts import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
