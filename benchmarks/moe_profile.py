@@ -30,7 +30,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import fusion_moe.models.moe.layer as layer_module  # noqa: E402
+import fusion_moe.models.moe.record as record_module  # noqa: E402
 from _common import alternate, headline, median, write_json  # noqa: E402
 from fusion_moe.models.moe import DenseFFN, MoELayer  # noqa: E402
 from moe_layer import CASES, moe_step, settle_allocator, training_step  # noqa: E402
@@ -97,13 +97,13 @@ def profile_case(tokens: int, channels: int, hidden: int, experts: int, top_k: i
     router, experts_ffn = moe.routers[0], moe.experts['ffn']
     router.forward = timer.wrap('router', router.forward)
     experts_ffn.forward = timer.wrap('experts', experts_ffn.forward)
-    original_balance = layer_module.load_balance_loss
-    layer_module.load_balance_loss = timer.wrap('balance_loss', original_balance)
+    original_balance = record_module.load_balance_loss
+    record_module.load_balance_loss = timer.wrap('balance_loss', original_balance)
     try:
         times = alternate({'moe': moe_run, 'dense': dense_run}, rounds=steps, warmup=1)
     finally:
         del router.forward, experts_ffn.forward
-        layer_module.load_balance_loss = original_balance
+        record_module.load_balance_loss = original_balance
     in_layer = {name: 1e3 * median(v[-steps:]) for name, v in timer.seconds.items()}
     calls = {'router': router, 'experts': experts_ffn, 'balance_loss': original_balance}
     alone = {}

@@ -10,8 +10,11 @@ them;
 ``FUSION_MOE_REAL_DATA`` that is set but points at an incomplete fixture is a usage error.
 """
 import os
+import os.path as osp
+import sys
 
 os.environ.setdefault('OMP_NUM_THREADS', '1')
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))  # tool_scripts.py, for every test dir
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -4,20 +4,18 @@ table is rendered from the JSON records. (No timing is asserted here: speed is m
 scripts, never by tests.)"""
 import ast
 import glob
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
 
+from tool_scripts import load_script
+
 BENCH = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'benchmarks')
 
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, osp.join(BENCH, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f'benchmarks/{name}.py')
 
 
 common = _load('_common')

@@ -1,19 +1,17 @@
 """The CPU setup and the GPU image install the same pinned versions from one file."""
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
+
+from tool_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 PINS = ROOT / 'requirements' / 'pins.txt'
 
 
 def _load_gpu_pins_module():
-    spec = importlib.util.spec_from_file_location('gpu_pins', ROOT / 'docker' / 'gpu_pins.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('docker/gpu_pins.py')
 
 
 def test_pins_cover_the_stack_the_brief_fixes():

@@ -1,15 +1,12 @@
 """The report is made from results.csv alone: seed spread (mean, min-max) per setting and
 condition, MoE minus its dense twin paired by seed, which differences the seed spread covers,
 the failed cells, and three plots; ``tools/ablate.py --report`` remakes the same files."""
-import importlib.util
-import os.path as osp
-
 import pytest
 
 from fusion_moe.ablation import ResultsTable, make_report, read_rows
 from fusion_moe.ablation.study import Progress
+from tool_scripts import load_tool
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SETTINGS = ('placement', 'moe', 'router', 'context', 'fallback', 'seed')
 # NDS by (placement, kind, condition): one value per seed 0, 1
 NDS = {('early', 'moe', 'clean'): (0.50, 0.52), ('early', 'dense', 'clean'): (0.40, 0.42),
@@ -83,10 +80,7 @@ def test_three_plots_are_written_and_the_report_is_remade_from_the_table_alone(t
     for name in ('nds_per_placement', 'moe_vs_dense', 'clean_vs_conditions'):
         with open(written[name], 'rb') as f:
             assert f.read(8) == b'\x89PNG\r\n\x1a\n'
-    spec = importlib.util.spec_from_file_location('fusion_tool_ablate',
-                                                  osp.join(REPO, 'tools', 'ablate.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('ablate')
     (tmp_path / 'again').mkdir()
     again = tool.main(['--report', table.path, '--work-dir', str(tmp_path / 'again')])
     assert open(again['summary']).read() == open(written['summary']).read()

@@ -110,10 +110,8 @@ def test_unknown_version_is_refused(tiny_root, tmp_path):
 
 
 def test_create_data_cli_writes_both_splits(tiny_root, tmp_path, capsys):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('create_data', 'tools/create_data.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    from tool_scripts import load_tool
+    tool = load_tool('create_data')
     tool.main(['nuscenes', '--root-path', tiny_root, '--version', 'v1.0-mini', '--out-dir',
                str(tmp_path), '--max-sweeps', '3'])
     out = capsys.readouterr().out

@@ -194,7 +194,7 @@ def test_camera_noise_reaches_every_channel_and_is_stronger_at_night(lighting):
 # ---- version stamp ---------------------------------------------------------------------------
 def test_a_set_made_by_an_older_generator_is_stale_and_train_remakes_it(
         tmp_path, caplog, capsys):
-    import importlib.util
+    from tool_scripts import load_tool
     root = str(tmp_path)
     generate_dataset(root, num_scenes=2, samples_per_scene=2, seed=0, image_size=(32, 18),
                      lidar_sweeps=0)
@@ -206,10 +206,7 @@ def test_a_set_made_by_an_older_generator_is_stale_and_train_remakes_it(
     json.dump(meta, open(marker, 'w'))
     open(os.path.join(root, 'nuscenes_infos_train.pkl'), 'wb').close()  # stale derived file
     assert 'version' in stale_reason(root)
-    spec = importlib.util.spec_from_file_location(
-        'train_tool', os.path.join(os.path.dirname(__file__), '..', '..', 'tools', 'train.py'))
-    train = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train)
+    train = load_tool('train')
     from mmengine.logging import MMLogger
     MMLogger.get_instance('test_stale', log_level='INFO')
     with caplog.at_level(logging.WARNING):

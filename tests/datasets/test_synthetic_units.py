@@ -248,13 +248,9 @@ def test_sensor_rates_and_layout_follow_nuscenes(rates_sets):
 
 # ---- CLI and timing API ----------------------------------------------------------------------
 def test_cli_writes_a_set_the_devkit_loads_and_reports_progress(tmp_path, capsys, caplog):
-    import importlib.util
     from nuscenes import NuScenes
-    spec = importlib.util.spec_from_file_location(
-        'create_synthetic', os.path.join(os.path.dirname(__file__), '..', '..', 'tools',
-                                         'create_synthetic.py'))
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    from tool_scripts import load_tool
+    cli = load_tool('create_synthetic')
     out = tmp_path / 'synth'
     with caplog.at_level('INFO', logger='fusion_moe.data.synthetic.generator'):
         assert cli.main(['--out', str(out), '--scenes', '2', '--samples-per-scene', '2',

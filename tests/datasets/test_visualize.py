@@ -1,7 +1,4 @@
 """tools/visualize.py and fusion_moe.viz draw the right things in the right places."""
-import importlib.util
-import os.path as osp
-
 import cv2
 import numpy as np
 import pytest
@@ -9,15 +6,11 @@ from mmdet3d.registry import DATASETS
 
 from fusion_moe.viz import render_sample, stack_renders
 from fusion_moe.viz.sample_render import render_bev
-
-TOOL = osp.join(osp.dirname(__file__), '..', '..', 'tools', 'visualize.py')
+from tool_scripts import load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location('visualize_tool', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('visualize')
 
 
 def test_bev_puts_ego_forward_up_and_radar_arrows_along_velocity():

@@ -1,7 +1,6 @@
 """Checkpoints load through torch's weights-only unpickler with a narrow allow-list: what
 tools/train.py writes loads, a pickle that would run code is refused naming the file, and
 tools/test.py refuses weights that do not fit the model unless ``--strict false``."""
-import importlib.util
 import io
 import logging
 import os
@@ -21,6 +20,7 @@ import fusion_moe.engine.checkpoint as checkpoint_module
 from fusion_moe.engine import (CheckpointMismatchError, UnsafeCheckpointError,
                                load_checkpoint_file, load_model_weights)
 from fusion_moe.registry import MODELS
+from tool_scripts import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(REPO, 'configs', 'demo', 'detector_cpu.py')
@@ -118,11 +118,7 @@ def test_a_truncated_checkpoint_is_an_error_naming_the_file(tmp_path):
 # ---- tools/test.py: the weights must fit the model ------------------------------------------
 
 def _test_tool():
-    spec = importlib.util.spec_from_file_location('fusion_test_tool',
-                                                  osp.join(REPO, 'tools', 'test.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('test')
 
 
 @pytest.fixture(scope='module')

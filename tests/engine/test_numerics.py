@@ -1,9 +1,6 @@
 """Reduced precision and non-finite values: bf16 autocast on CPU trains without NaN / Inf (the
 camera projection and the reliability gate stay in fp32), and the non-finite guard stops a run
 at the first NaN, naming where it appeared, with the last good checkpoint kept."""
-import importlib.util
-import os.path as osp
-
 import pytest
 import torch
 from mmengine.config import Config
@@ -19,18 +16,13 @@ from fusion_moe.models.encoders.camera.view_transform.sampling import (bev_point
 from fusion_moe.models.moe import ModalityReliabilityGate
 from fusion_moe.registry import DATASETS, HOOKS, MODELS
 from fusion_moe.structures import CLASSES, BEVGrid
+from tool_scripts import load_script
 from toy_moe import ToyMoERegressor, ToyTokenDataset, toy_config
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _detector_test_helpers():
     """tiny_model_cfg and front_camera_lidar2img of the detector tests' conftest."""
-    spec = importlib.util.spec_from_file_location(
-        'detector_test_helpers', osp.join(REPO, 'tests', 'models', 'detector', 'conftest.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script('tests/models/detector/conftest.py')
 
 
 def _bf16_wrapper(model, lr=1e-3):

@@ -3,7 +3,6 @@ packed batch. Every demo MoE placement and its dense twin (hidden width = top_k 
 must spend equal FLOPs in ``fusion`` while the MoE holds more parameters than a token uses."""
 import json
 import os.path as osp
-import sys
 
 import pytest
 import torch
@@ -11,9 +10,7 @@ from mmengine.config import Config
 
 from fusion_moe.analysis import model_cost, packed_batch, sizes_from_config
 from fusion_moe.registry import MODELS
-
-sys.path.insert(0, osp.dirname(__file__))
-from tool_scripts import load_tool  # noqa: E402
+from tool_scripts import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(REPO, 'configs', 'demo')

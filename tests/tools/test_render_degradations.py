@@ -1,20 +1,12 @@
 """tools/render_degradations.py draws the fog-severity sheet of the real keyframe."""
-import importlib.util
-import os.path as osp
-
 import cv2
 
 from fusion_moe.data.real_keyframe import build_real_keyframe_results, downscale_images
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tool_scripts import load_tool
 
 
 def _render_module():
-    spec = importlib.util.spec_from_file_location(
-        'fusion_render_tool', osp.join(REPO, 'tools', 'render_degradations.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('render_degradations')
 
 
 def test_fog_sheet_shows_clear_air_and_five_severities(real_fixture_root, tmp_path):

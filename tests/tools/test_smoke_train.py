@@ -2,16 +2,13 @@
 serves samples with the whole recipe (CBGS, GT sampling, image and 3D augmentation), and
 tools/smoke_train.py trains a config for the iterations it is asked for."""
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
 from mmengine.config import Config
 
 from fusion_moe.structures import CLASSES
-
-sys.path.insert(0, osp.dirname(__file__))
-from tool_scripts import load_tool  # noqa: E402
+from tool_scripts import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 NUSCENES_CONFIG = osp.join(REPO, 'configs', 'detector',

@@ -1,18 +1,15 @@
 """tools/train.py turns its flags into the Runner config (no training here)."""
-import importlib.util
 import os
 import os.path as osp
+
+from tool_scripts import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(REPO, 'configs', 'demo', 'detector_cpu.py')
 
 
 def _train_module():
-    spec = importlib.util.spec_from_file_location('fusion_train_tool',
-                                                  osp.join(REPO, 'tools', 'train.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('train')
 
 
 def test_flags_set_work_dir_resume_tensorboard_and_eval_output_dir(tmp_path):

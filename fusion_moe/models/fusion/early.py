@@ -14,13 +14,13 @@ normalised RGB and hit flag, radar rcs / 10 [dBsm], compensated vx, vy [m/s], is
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
-from mmcv.ops import Voxelization
 from mmdet3d.models.voxel_encoders import PillarFeatureNet
 from torch import Tensor, nn
 
 from fusion_moe.registry import MODELS
 from fusion_moe.structures import LIDAR_POINT_DIMS, RADAR_POINT_DIMS, BEVGrid
 from ..encoder_inputs import camera_views, point_clouds, presence
+from ..encoders.lidar.point_batch import pillar_voxelization
 from .ffn_block import FusionFFN
 from .painting import PAINT_DIMS, paint_points
 from .placement_base import BasePlacement, Features, PlacementOutput
@@ -79,10 +79,8 @@ class EarlyFusion(BasePlacement):
                              f'must have no encoders (got {sorted(in_channels)})')
         self.grid = BEVGrid.from_config(point_cloud_range, cell_m)
         pcr = list(self.grid.point_cloud_range)
-        pillar_size = [cell_m, cell_m, pcr[5] - pcr[2]]
-        self.voxelize = Voxelization(voxel_size=pillar_size, point_cloud_range=pcr,
-                                     max_num_points=max_points_per_pillar,
-                                     max_voxels=tuple(max_pillars), deterministic=True)
+        self.voxelize, pillar_size = pillar_voxelization(self.grid, max_points_per_pillar,
+                                                         max_pillars)
         self.pillar_net = PillarFeatureNet(
             in_channels=len(EARLY_POINT_DIMS), feat_channels=(pillar_channels, ),
             with_distance=False, voxel_size=pillar_size, point_cloud_range=pcr, legacy=False)

@@ -13,12 +13,12 @@ Shape legend: T tokens, D channels, B batch, H x W BEV grid.
 import copy
 from typing import Dict, Mapping, Optional, Sequence, Tuple
 
-import torch
 from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from fusion_moe.registry import MODELS
 from ..moe import DenseFFN, MoELayer, MoERecord
+from ..moe.bev_tokens import bev_to_tokens, maps_to_tokens, tokens_to_bev, tokens_to_maps
 
 _FILLED = ('in_channels', 'loss_prefix', 'modalities')
 
@@ -105,33 +105,29 @@ class FusionFFN(nn.Module):
     def forward_bev(self, x_BCHW: Tensor, context_ids: Optional[Mapping[str, Tensor]] = None,
                     modality_ids_B: Optional[Tensor] = None, valid_B: Optional[Tensor] = None
                     ) -> Tuple[Tensor, Optional[MoERecord]]:
-        """Every cell of (B, C, H, W) as a token; ``modality_ids_B`` (B,) picks each sample's
-        router, ``valid_B`` (B,) leaves a sample's cells unrouted."""
-        b, c, h, w = x_BCHW.shape
-        x_TD = x_BCHW.permute(0, 2, 3, 1).reshape(b * h * w, c)
-        sample_ids = torch.arange(b, device=x_BCHW.device).repeat_interleave(h * w)
+        """Every cell of (B, C, H, W) as a token, laid out as :meth:`MoELayer.forward_bev`
+        does (bev_tokens.py); ``modality_ids_B`` (B,) picks each sample's router, ``valid_B``
+        (B,) leaves a sample's cells unrouted."""
+        b, _, h, w = x_BCHW.shape
+        x_TD, sample_ids = bev_to_tokens(x_BCHW)
         modality_ids = None if modality_ids_B is None else modality_ids_B[sample_ids]
         valid_T = None if valid_B is None else valid_B.bool()[sample_ids]
         y_TD, record = self(x_TD, modality_ids, sample_ids, valid_T, context_ids, (b, h, w))
-        return y_TD.view(b, h, w, c).permute(0, 3, 1, 2), record
+        return tokens_to_bev(y_TD, b, h, w), record
 
     def forward_maps(self, maps: Mapping[str, Tuple[Tensor, Tensor]],
                      context_ids: Optional[Mapping[str, Tensor]] = None
                      ) -> Tuple[Dict[str, Tuple[Tensor, Tensor]], Optional[MoERecord]]:
         """``{modality: (map (B, C, H, W), present (B,))}`` -> same, each modality through its
-        own router in one MoE call (tokens modality-major; local/global experts see each
-        (modality, sample) map alone). An absent modality's cells are not routed."""
+        own router in one MoE call, laid out as :meth:`MoELayer.forward_maps` does (tokens
+        modality-major; local/global experts see each (modality, sample) map alone). An absent
+        modality's cells are not routed."""
         names = list(maps)
-        b, c, h, w = maps[names[0]][0].shape
-        device = maps[names[0]][0].device
-        x_TD = torch.cat([maps[n][0] for n in names]).permute(0, 2, 3, 1).reshape(-1, c)
-        cells = b * h * w
-        modality_ids = torch.cat([torch.full((cells,), self.modality_index(n), dtype=torch.long,
-                                             device=device) for n in names])
-        sample_ids = torch.arange(b, device=device).repeat_interleave(h * w).repeat(len(names))
-        valid_T = torch.cat([maps[n][1].bool().to(device).repeat_interleave(h * w)
-                             for n in names])
+        for name in names:
+            self.modality_index(name)  # an unknown modality is an error naming this layer
+        x_TD, modality_ids, sample_ids, valid_T, (b, h, w) = maps_to_tokens(
+            maps, self.modalities or ('all',))
         y_TD, record = self(x_TD, modality_ids, sample_ids, valid_T, context_ids,
                             (len(names) * b, h, w))
-        y_MBCHW = y_TD.view(len(names), b, h, w, c).permute(0, 1, 4, 2, 3)
-        return {n: (y_MBCHW[i], maps[n][1]) for i, n in enumerate(names)}, record
+        outs = tokens_to_maps(y_TD, names, b, h, w)
+        return {n: (outs[n], maps[n][1]) for n in names}, record

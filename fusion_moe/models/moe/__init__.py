@@ -16,8 +16,9 @@ Use from a detector / fuser (the MoE placements are wired elsewhere)::
     losses.update(record.aux_losses)                        # loss_<prefix>_balance, ...
 
 Files: ``layer.py`` composes the forward; ``layer_config.py`` checks and builds its arguments,
-``expert_paths.py`` runs the experts per routing kind, ``bev_tokens.py`` turns BEV maps into
-tokens and back, ``record.py`` holds the routing record.
+``router.py`` scores tokens (per modality), ``expert_paths.py`` runs the experts per routing
+kind, ``bev_tokens.py`` turns BEV maps into tokens and back, ``record.py`` holds the routing
+record and builds it (auxiliary losses, statistics on read).
 
 The routing record (``MoERecord``) holds experts (T, K), gates (T, K) fp32, probs (T, E),
 logits, ``aux_losses`` and additive ``stats``; ``RoutingStatisticsHook`` saves them per layer.

@@ -11,12 +11,12 @@
 6. experts run on their contiguous slices (dispatch.py), grouped by kind (ffn/local/global);
 7. optional shared experts are added for every token; auxiliary losses and statistics.
 
-Steps 4 and 6 live in expert_paths.py, argument checks in layer_config.py, the BEV-map token
-layout in bev_tokens.py and the record in record.py.
+Steps 4 and 6 live in expert_paths.py, argument checks in layer_config.py, the per-modality
+logits of step 1 in router.py, the BEV-map token layout in bev_tokens.py, the auxiliary losses
+and the record of step 7 in record.py.
 
 Shapes: see router.py. Frames and units do not apply: the layer is agnostic to what tokens mean.
 """
-import functools
 import math
 from typing import Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple
 
@@ -31,13 +31,12 @@ from .expert_paths import routing_gate_gap, run_expert_choice, run_soft, run_tok
 from .experts import DenseFFN, GroupedFFNExperts
 from .fallback import fallback_mask
 from .layer_config import (AUX_LOSS_NAMES, DEFAULT_AUX_LOSS_WEIGHTS, build_router,
-                           expert_group_mask, expert_kind_ranges, ids_or_zeros,
-                           merged_loss_weights)
-from .losses import UsageRegularizer, load_balance_loss, router_z_loss, routing_entropy
-from .record import MoERecord
-from .router import Routing
+                           expert_group_mask, expert_kind_ranges, merged_loss_weights,
+                           token_inputs)
+from .losses import UsageRegularizer
+from .record import MoERecord, build_record, weighted_aux_losses
+from .router import Routing, per_modality_logits
 from .spatial_features import KIND_CHANNEL_MULTIPLIER, feature_builder
-from .stats import routing_statistics_sums
 
 __all__ = ['AUX_LOSS_NAMES', 'DEFAULT_AUX_LOSS_WEIGHTS', 'MoELayer', 'MoERecord',
            'find_moe_layers']
@@ -250,27 +249,13 @@ class MoELayer(nn.Module):
         Returns:
             ``(y_TD, record)``: y (T, out_channels) in the activation dtype, the routing record.
         """
-        num_tokens = x_TD.shape[0]
-        device = x_TD.device
-        if x_TD.dim() != 2 or x_TD.shape[1] != self.in_channels:
-            raise ValueError(f'expected tokens (T, {self.in_channels}), got {tuple(x_TD.shape)}')
-        modality_ids = ids_or_zeros(modality_ids, num_tokens, device, 'modality_ids',
-                                    len(self.modalities))
-        samples_given = sample_ids is not None
-        sample_ids = ids_or_zeros(sample_ids, num_tokens, device, 'sample_ids', None)
-        num_samples = (int(sample_ids.max()) + 1 if num_tokens and samples_given else 1)
-        if context_ids:
-            num_samples = max(num_samples, *(int(v.shape[0]) for v in context_ids.values()))
-        valid_T = (torch.ones(num_tokens, dtype=torch.bool, device=device)
-                   if valid_mask is None else valid_mask.to(device=device, dtype=torch.bool))
-        if valid_T.shape != (num_tokens,):
-            raise ValueError(f'valid_mask must have shape ({num_tokens},), '
-                             f'got {tuple(valid_T.shape)}')
-
+        modality_ids, sample_ids, num_samples, valid_T = token_inputs(
+            x_TD, self.in_channels, len(self.modalities), modality_ids, sample_ids,
+            context_ids, valid_mask)
         if self.stage == 'dense':
             return self._forward_dense(x_TD, valid_T)
 
-        logits_TL = self._router_logits(x_TD, modality_ids)
+        logits_TL = per_modality_logits(self.routers, x_TD, modality_ids)
         # One reduction on the hot path; the per-row search only runs when something is wrong.
         if not math.isfinite(float(logits_TL.detach().sum())):
             finite_T = torch.isfinite(logits_TL).all(dim=1)
@@ -320,49 +305,17 @@ class MoELayer(nn.Module):
         if not all_valid:
             y_TD = y_TD * valid_T[:, None].to(y_TD.dtype)
 
-        loss_fns = {
-            # Token choice without drops: the plan's per-expert counts are the assignments.
-            'balance': lambda: load_balance_loss(
-                routing.probs, routing.experts, routed_mask,
-                load_E if routing.kind == 'token_choice' and num_dropped == 0 else None,
-                reduce_over_processes=self.training),
-            'z': lambda: (routing.logsumexp.square().mean()
-                          if routed_mask is None and routing.logsumexp is not None
-                          and routing.logits is logits_TL and num_tokens > 0
-                          and logits_TL.dtype == torch.float32
-                          else router_z_loss(logits_TL, routed_mask)),
-            'entropy': lambda: routing_entropy(routing.probs, routed_mask),
-            'usage': lambda: self.usage_regularizer(routing.probs, routed_mask),
-        }
-        for name, fn in loss_fns.items():
-            if self.aux_loss_weights[name] > 0:
-                aux_raw[name] = fn()
-        aux_losses = {f'loss_{self.loss_prefix}_{name}': self.aux_loss_weights[name] * value
-                      for name, value in aux_raw.items() if self.aux_loss_weights[name] > 0}
-
+        aux_losses = weighted_aux_losses(aux_raw, self.aux_loss_weights, self.loss_prefix,
+                                         routing, logits_TL, routed_mask, load_E, num_dropped,
+                                         self.usage_regularizer, self.training)
         if self.training:
             self.tokens_per_expert += load_E.to(self.tokens_per_expert)
-        # Statistics are computed when read, from detached tensors only (the closure must not
-        # keep the autograd graph alive). Per-context utilisation is reported against the true
-        # context when it is known.
-        probs_TE = routing.probs.detach()
-        detached = Routing(kind=routing.kind, logits=logits_TL.detach(), probs=probs_TE,
-                           experts=routing.experts, gates=routing.gates.detach(),
-                           selection_scores=(probs_TE if routing.selection_scores is routing.probs
-                                             else routing.selection_scores.detach()))
-        stats_args = (None if all_valid else valid_T, routed_mask,
-                      fallback_T if any_fallback else None, num_dropped, load_E, sample_ids,
-                      context_ids or ctx_used)
-
-        @functools.cache  # computed once, shared by the record and the layer
-        def stats_fn() -> Dict[str, Tensor]:
-            gap = gap_T if gap_T is not None else routing_gate_gap(detached)
-            return routing_statistics_sums(detached.probs, detached.experts, gap, *stats_args)
-
-        record = MoERecord(experts=routing.experts, gates=routing.gates, probs=routing.probs,
-                           logits=logits_TL, aux_losses=aux_losses, fallback_mask=fallback_T,
-                           context_ids=ctx_used, stats_fn=stats_fn)
-        self._last_stats_fn = stats_fn
+        record = build_record(routing, logits_TL, aux_losses, fallback_T=fallback_T,
+                              any_fallback=any_fallback, gap_T=gap_T,
+                              valid_T=None if all_valid else valid_T, routed_T=routed_mask,
+                              num_dropped=num_dropped, load_E=load_E, sample_ids_T=sample_ids,
+                              context_ids=context_ids, context_used=ctx_used)
+        self._last_stats_fn = record.stats_fn
         return y_TD, record
 
     # ----------------------------------------------------------------------------- helpers
@@ -371,27 +324,6 @@ class MoELayer(nn.Module):
         if self.slots_per_expert == 1:
             return t_TE
         return t_TE.repeat_interleave(self.slots_per_expert, dim=1)
-
-    def _router_logits(self, x_TD: Tensor, modality_ids_T: Tensor) -> Tensor:
-        """(T, E*S) logits, each token scored by its modality's router."""
-        if len(self.routers) == 1:
-            return self.routers[0](x_TD)
-        num_tokens = x_TD.shape[0]
-        if num_tokens < 2 or bool((modality_ids_T[1:] >= modality_ids_T[:-1]).all()):
-            # Modality-major tokens (forward_maps, placements): contiguous blocks, so split /
-            # cat instead of a gather and a scatter per router (whose backward would be one
-            # zero-filled (T, D) gradient and a scatter-add per router).
-            counts = torch.bincount(modality_ids_T, minlength=len(self.routers)).tolist()
-            return torch.cat([router(part) for router, part in
-                              zip(self.routers, torch.split(x_TD, counts))])
-        parts = []
-        for m, router in enumerate(self.routers):
-            ids = torch.nonzero(modality_ids_T == m).squeeze(1)
-            parts.append((ids, router(x_TD.index_select(0, ids))))
-        logits_TL = parts[0][1].new_zeros(x_TD.shape[0], parts[0][1].shape[1])
-        for ids, logits in parts:
-            logits_TL = logits_TL.index_put((ids,), logits)
-        return logits_TL
 
     def _forward_dense(self, x_TD: Tensor, valid_T: Tensor) -> Tuple[Tensor, MoERecord]:
         y_TD = self.generalist(x_TD)

@@ -102,3 +102,32 @@ def ids_or_zeros(ids: Optional[Tensor], num_tokens: int, device: torch.device, n
         raise ValueError(f'{name} outside [0, {upper}): min {int(ids.min())}, '
                          f'max {int(ids.max())}')
     return ids.to(device=device, dtype=torch.long)
+
+
+def token_inputs(x_TD: Tensor, in_channels: int, num_modalities: int,
+                 modality_ids: Optional[Tensor], sample_ids: Optional[Tensor],
+                 context_ids: Optional[Mapping[str, Tensor]], valid_mask: Optional[Tensor]
+                 ) -> Tuple[Tensor, Tensor, int, Tensor]:
+    """Check the forward's token arguments (see :meth:`~.layer.MoELayer.forward`).
+
+    Returns:
+        ``(modality_ids_T, sample_ids_T, num_samples, valid_T)``: (T,) int64 ids (zeros when
+        not given), B = samples seen in ``sample_ids`` or ``context_ids`` (1 when neither says),
+        (T,) bool valid tokens (all when ``valid_mask`` is None).
+    """
+    num_tokens = x_TD.shape[0]
+    device = x_TD.device
+    if x_TD.dim() != 2 or x_TD.shape[1] != in_channels:
+        raise ValueError(f'expected tokens (T, {in_channels}), got {tuple(x_TD.shape)}')
+    modality_ids = ids_or_zeros(modality_ids, num_tokens, device, 'modality_ids', num_modalities)
+    samples_given = sample_ids is not None
+    sample_ids = ids_or_zeros(sample_ids, num_tokens, device, 'sample_ids', None)
+    num_samples = (int(sample_ids.max()) + 1 if num_tokens and samples_given else 1)
+    if context_ids:
+        num_samples = max(num_samples, *(int(v.shape[0]) for v in context_ids.values()))
+    valid_T = (torch.ones(num_tokens, dtype=torch.bool, device=device)
+               if valid_mask is None else valid_mask.to(device=device, dtype=torch.bool))
+    if valid_T.shape != (num_tokens,):
+        raise ValueError(f'valid_mask must have shape ({num_tokens},), '
+                         f'got {tuple(valid_T.shape)}')
+    return modality_ids, sample_ids, num_samples, valid_T

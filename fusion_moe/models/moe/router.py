@@ -17,14 +17,15 @@ context bias and mask expert groups between them:
    - ``'expert_choice'``: each expert picks its top-C tokens (``token_index_EC``, ``gates_EC``).
    - ``'soft'``: each slot is a convex mix of the tokens of one sample (soft MoE).
 
-This file holds the base class, the routing record and token-choice top-k (plain and noisy).
+This file holds the base class, the routing record, token-choice top-k (plain and noisy) and
+:func:`per_modality_logits` (step 1 with one router per modality).
 Distance-based scores (Laplace, cosine) are in ``metric_routers.py``; expert choice and soft MoE
 in their own files.
 """
 import abc
 import math
 from dataclasses import dataclass
-from typing import ClassVar, Optional
+from typing import ClassVar, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -212,3 +213,27 @@ class NoisyTopKRouter(TopKRouter):
             noise_scale_TE = F.softplus(self.noise(x_TD))
             logits_TE = logits_TE + torch.randn_like(logits_TE) * noise_scale_TE
         return logits_TE
+
+
+def per_modality_logits(routers: Sequence[BaseRouter], x_TD: Tensor,
+                        modality_ids_T: Tensor) -> Tensor:
+    """(T, E*S) logits, each token scored by its modality's router (``routers[m]`` scores the
+    tokens with ``modality_ids_T == m``)."""
+    if len(routers) == 1:
+        return routers[0](x_TD)
+    num_tokens = x_TD.shape[0]
+    if num_tokens < 2 or bool((modality_ids_T[1:] >= modality_ids_T[:-1]).all()):
+        # Modality-major tokens (forward_maps, placements): contiguous blocks, so split /
+        # cat instead of a gather and a scatter per router (whose backward would be one
+        # zero-filled (T, D) gradient and a scatter-add per router).
+        counts = torch.bincount(modality_ids_T, minlength=len(routers)).tolist()
+        return torch.cat([router(part) for router, part in
+                          zip(routers, torch.split(x_TD, counts))])
+    parts = []
+    for m, router in enumerate(routers):
+        ids = torch.nonzero(modality_ids_T == m).squeeze(1)
+        parts.append((ids, router(x_TD.index_select(0, ids))))
+    logits_TL = parts[0][1].new_zeros(x_TD.shape[0], parts[0][1].shape[1])
+    for ids, logits in parts:
+        logits_TL = logits_TL.index_put((ids,), logits)
+    return logits_TL

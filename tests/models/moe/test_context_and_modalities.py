@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from fusion_moe.models.moe import ContextBias, MoELayer
+from fusion_moe.models.moe.router import per_modality_logits
 from fusion_moe.structures.context import LIGHTING, WEATHER, context_to_ids, make_context
 
 
@@ -128,7 +129,7 @@ def test_modality_major_and_interleaved_tokens_get_the_same_logits_and_gradients
 
     def logits_and_grad(ids, tokens):
         tokens = tokens.clone().requires_grad_(True)
-        logits = layer._router_logits(tokens, ids)
+        logits = per_modality_logits(layer.routers, tokens, ids)
         (logits * torch.arange(1.0, 5.0)).sum().backward()
         return logits, tokens.grad
 

@@ -7,24 +7,23 @@ works here, unlike ``DynamicScatter`` which has none), mmdet3d's ``HardSimpleVFE
 points of each voxel) and ``SparseEncoder`` (spconv 2; on a CPU-only torch its backward needs
 the stream shim in ``fusion_moe/compat/spconv_cpu.py``). This module wires them to the shared
 :class:`~fusion_moe.structures.BEVGrid`, checks that the voxel size and the encoder's
-downsampling land exactly on that grid, scales the raw point features and handles samples
-without LiDAR. Same interface as :class:`LidarPillarEncoder`: a drop-in chosen by config.
+downsampling land exactly on that grid and scales the raw point features; samples without
+LiDAR are handled by :class:`~.point_batch.VoxelBEVEncoder`'s forward. Same interface as
+:class:`LidarPillarEncoder`: a drop-in chosen by config.
 
 Shape legend: B batch, N points of one sample, V voxels in the batch, C channels, D height
 bins left after the encoder, H x W the BEV grid (rows along y, columns along x, LiDAR frame).
 """
-from typing import List, Sequence, Tuple
+from typing import Sequence, Tuple
 
-import torch
 from mmcv.ops import Voxelization
 from mmdet3d.models.middle_encoders import SparseEncoder
 from mmdet3d.models.voxel_encoders import HardSimpleVFE
-from torch import Tensor, nn
+from torch import Tensor
 
 from fusion_moe.registry import MODELS
-from fusion_moe.structures import BEVGrid
 
-from .point_batch import point_dim_index, voxelize_batch
+from .point_batch import VoxelBEVEncoder
 
 # CenterPoint's nuScenes 0.075 m voxel encoder (mmdet3d configs/centerpoint/
 # centerpoint_voxel0075_second_secfpn_8xb4-cyclic-20e_nus-3d.py; BEVFusion uses the same).
@@ -49,7 +48,7 @@ def _height_after(nz: int, encoder_paddings: Sequence, block_type: str) -> int:
 
 
 @MODELS.register_module()
-class LidarSparseEncoder(nn.Module):
+class LidarSparseEncoder(VoxelBEVEncoder):
     """Sparse voxel encoder on the shared BEV grid.
 
     Args:
@@ -83,9 +82,7 @@ class LidarSparseEncoder(nn.Module):
                  encoder_channels: Sequence[Sequence[int]] = CENTERPOINT_ENCODER_CHANNELS,
                  encoder_paddings: Sequence[Sequence] = CENTERPOINT_ENCODER_PADDINGS,
                  block_type: str = 'basicblock') -> None:
-        super().__init__()
-        self.grid = BEVGrid.from_config(point_cloud_range, cell_m)
-        self.dim_index = point_dim_index(use_dims, feature_scale)
+        super().__init__(point_cloud_range, cell_m, use_dims, feature_scale)
         if len(voxel_m) != 3 or voxel_m[0] != voxel_m[1]:
             raise ValueError(f'voxel_m must be (edge, edge, height) with square voxels in BEV, '
                              f'got {tuple(voxel_m)}')
@@ -98,8 +95,6 @@ class LidarSparseEncoder(nn.Module):
         pcr = list(self.grid.point_cloud_range)
         nz = round((pcr[5] - pcr[2]) / voxel_m[2])
         ny, nx = self.grid.H * stride, self.grid.W * stride
-        self.register_buffer('feature_scale', torch.tensor(feature_scale, dtype=torch.float32),
-                             persistent=False)
         self.voxelize = Voxelization(voxel_size=list(voxel_m), point_cloud_range=pcr,
                                      max_num_points=max_points_per_voxel,
                                      max_voxels=tuple(max_voxels), deterministic=True)
@@ -118,29 +113,13 @@ class LidarSparseEncoder(nn.Module):
                              f'encoder\'s stride-2 z convolutions; use smaller voxels in z')
         self.out_channels = output_channels * height_bins
 
-    def forward(self, points: List[Tensor], present: Tensor) -> Tuple[Tensor, Tensor]:
-        """Encode one batch.
-
-        Args:
-            points: B tensors (N_b, len(LIDAR_POINT_DIMS)), LiDAR frame, metres. An absent or
-                empty cloud gives an all-zero map.
-            present: (B,) bool, the LiDAR presence flag per sample.
-
-        Returns:
-            (bev (B, C, H, W), present (B,) bool). Samples without LiDAR (flag False or no
-            point inside the range) have an all-zero map and present False.
-        """
-        batch_size = len(points)
-        batch, present = voxelize_batch(points, present, self.voxelize, self.dim_index,
-                                        self.feature_scale)
-        H, W = self.grid.shape
-        if batch is None:
-            ref = self.feature_scale
-            return ref.new_zeros(batch_size, self.out_channels, H, W), present
-        voxels, coors, counts = batch
+    def encode_voxels(self, voxels: Tensor, coors: Tensor, counts: Tensor,
+                      batch_size: int) -> Tensor:
+        """Voxels (V, M, F), coors (V, 4) as (batch, z, y, x), counts (V,) -> (B, C, H, W)."""
         voxel_feats = self.voxel_mean(voxels, counts, coors)  # (V, len(use_dims))
         bev = self.encoder(voxel_feats, coors, batch_size)
+        H, W = self.grid.shape
         if tuple(bev.shape[1:]) != (self.out_channels, H, W):
             raise RuntimeError(f'SparseEncoder gave {tuple(bev.shape[1:])}, expected '
                                f'{(self.out_channels, H, W)} on the BEV grid')
-        return bev * present.to(bev.dtype)[:, None, None, None], present
+        return bev
