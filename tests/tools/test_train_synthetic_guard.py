@@ -2,12 +2,9 @@
 tables it did not make is refused before anything there (info files included) is touched."""
 import os
 import os.path as osp
-import sys
 
 import pytest
-
-sys.path.insert(0, osp.dirname(__file__))
-from tool_scripts import load_tool  # noqa: E402
+from tool_scripts import load_tool
 
 
 def test_a_root_with_foreign_nuscenes_tables_is_refused_and_keeps_its_info_files(tmp_path):
