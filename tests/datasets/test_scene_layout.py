@@ -47,3 +47,25 @@ def test_work_zones_are_in_some_scenes_only_and_cones_are_not_on_one_line():
     counts, _ = np.histogram(across, bins=np.arange(0.0, 15.0, 0.5))
     assert counts.max() < 0.35 * len(across), counts
     assert (cones[:, 1] > 0).mean() > 0.2 and (cones[:, 1] < 0).mean() > 0.2
+
+
+def test_no_two_objects_overlap_at_any_keyframe():
+    from shapely.geometry import Polygon
+
+    def footprint(track, t):
+        cx, cy = track.center_at(t)[:2]
+        c, s = np.cos(track.yaw), np.sin(track.yaw)
+        half_l, half_w = track.size[0] / 2.0, track.size[1] / 2.0
+        corners = [(cx + c * dx - s * dy, cy + s * dx + c * dy)
+                   for dx, dy in ((half_l, half_w), (-half_l, half_w), (-half_l, -half_w),
+                                  (half_l, -half_w))]
+        return Polygon(corners)
+
+    for plan in _plans(30):
+        for t in (0.0, plan.duration_s / 2.0, plan.duration_s):
+            shapes = [footprint(track, t) for track in plan.tracks]
+            for i in range(len(shapes)):
+                for j in range(i + 1, len(shapes)):
+                    overlap = shapes[i].intersection(shapes[j]).area
+                    assert overlap < 1e-6, (plan.name, t, plan.tracks[i].name,
+                                            plan.tracks[j].name, overlap)

@@ -9,7 +9,9 @@ GENERATOR_VERSION history:
   so that the layout alone does not tell a detector where objects stand (issue 18).
 - 4: work zones in some scenes only, anywhere along the street at a drawn lateral offset, and
   single cones on parking strips and sidewalks (a radar-only model scored cones from the
-  work zone's fixed line); barrier RCS -5 dBsm (was -9) (issue 18).
+  work zone's fixed line); the objects placed near the ego shifted by up to 15 m (was 6);
+  cross-section scale 1.0-1.3 (0.9 let a parked bus overlap a passing one); barrier RCS -5
+  dBsm (was -9) (issue 18).
 """
 import json
 import os
