@@ -11,12 +11,12 @@
 #   twin's 12 epochs and trailed it, clean NDS 0.177 vs 0.267 on synthetic set version 3);
 # - generalist fallback at inference: a cell whose gate gap (top-1 minus top-2 router
 #   probability) is below `demo_fallback_threshold` goes to that trained generalist. 0.001 was
-#   chosen from the gate gaps of this model trained by `make demo` on main (synthetic set
-#   version 3, median gate gap 0.0041; `python tools/fallback_rates.py configs/demo/demo_moe.py
-#   CKPT --thresholds 0.0005 0.001 0.002 0.005 [--degradation ...]`, 16 val samples): it sends
-#   7.6 % of the cells to the generalist on clean data (0.0005: 3.8 %, 0.002: 16.8 %, 0.005:
-#   56.9 %). The gaps depend on training: an earlier build whose scratch ResNet-18 kept its
-#   BatchNorm in eval mode had median gap 0.023 (0.005 gave 9 % there).
+#   chosen from the gate gaps of this model trained by `make demo` (synthetic set version 3,
+#   trunk frozen after the switch: median gap 0.0041, 7.6 % of the cells fell back). Trained
+#   as now (set version 4, trunk training on), `python tools/fallback_rates.py
+#   configs/demo/demo_moe.py CKPT --thresholds 0.0005 0.001 0.002 0.005 [--degradation ...]`
+#   (16 val samples) gives median gap 0.0035 and fallback rates 9.6 / 16.9 / 30.2 / 63.2 %:
+#   0.001 sends a sixth of the cells to the generalist on clean data.
 # Its dense twin, trained the same way: configs/demo/demo_dense.py.
 #   python tools/train.py configs/demo/demo_moe.py --work-dir DIR
 _base_ = ['./moe_mid_after.py', '../_base_/degradations/train_augmentation.py']
