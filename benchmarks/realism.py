@@ -5,7 +5,8 @@ removed, ``tools/modality_check.py``).
 
     python benchmarks/realism.py [--json PATH] [--synth-root data/synth] [--real-root DIR]
         [--max-keyframes N] [--camera-keyframes N]
-        [--train [--train-work-dir DIR] [--scenes N] [--epochs N] [--camera-wide] [--reuse]]
+        [--train [--train-work-dir DIR] [--train-data-root DIR] [--scenes N] [--epochs N]
+                 [--camera-wide] [--reuse]]
 
 The synthetic set is the demo's (``configs/demo/detector_cpu.py``'s ``synthetic_data``),
 made if missing; ``--synth-root`` reads another nuScenes-format set with mmdet3d info files.
@@ -146,6 +147,9 @@ def main(argv=None) -> dict:
                    help='also run the modality check (tools/modality_check.py: trains four '
                         'demo models)')
     p.add_argument('--train-work-dir', default=osp.join(REPO, 'work_dirs', 'modality_check'))
+    p.add_argument('--train-data-root',
+                   help='modality check: where its synthetic set is made and read (default '
+                        'data/synth<scenes>)')
     p.add_argument('--epochs', type=int, default=24,
                    help='modality check epochs (default 24; 0: the demo config\'s 12)')
     p.add_argument('--scenes', type=int, default=40,
@@ -177,7 +181,8 @@ def main(argv=None) -> dict:
         from modality_check import EXTRA_MODELS, MODELS, modality_check, print_table
         models = MODELS + (EXTRA_MODELS if args.camera_wide else ())
         modality = modality_check(args.train_work_dir, args.epochs or None, models,
-                                  reuse=args.reuse, scenes=args.scenes)
+                                  data_root=args.train_data_root, reuse=args.reuse,
+                                  scenes=args.scenes)
         print_table(modality)
     figures = {'synthetic_root': synth_root, 'real_root': args.real_root,
                'synthetic_keyframes': len(synth['keyframes']),
