@@ -8,7 +8,8 @@
 #   FFN alone (trained with the whole model), then experts cloned from it; routers, experts,
 #   the context head and the trunk train on, the generalist (the fallback) is frozen
 #   (`freeze_trunk=False`: with the trunk frozen too the MoE model's trunk trained 6 of the
-#   twin's 12 epochs and trailed it, clean NDS 0.177 vs 0.267 on synthetic set version 3);
+#   twin's 12 epochs and trailed it, clean NDS 0.177 vs 0.267 on synthetic set version 3; on
+#   version 4 frozen 0.193, trunk training 0.275, twin 0.253; README "make demo");
 # - generalist fallback at inference: a cell whose gate gap (top-1 minus top-2 router
 #   probability) is below `demo_fallback_threshold` goes to that trained generalist. 0.001 was
 #   chosen from the gate gaps of this model trained by `make demo` (synthetic set version 3,
